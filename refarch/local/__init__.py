@@ -1,0 +1,1 @@
+"""Local runs: each pattern's data path driven on this machine, returning a report."""

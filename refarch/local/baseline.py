@@ -1,0 +1,165 @@
+"""Security posture of a synthesized template, read from the template itself.
+
+The baseline has no data path to drive, so its local run inspects what would be
+deployed: what is encrypted and with which key, which buckets block public access
+and refuse plain HTTP, which endpoints exist and whether flow logs record the VPC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Template = dict[str, Any]
+
+# Where each encryptable resource type names its key (None: a flag or algorithm only).
+_ENCRYPTION = {
+    "AWS::S3::Bucket": lambda p: _bucket_encryption(p),
+    "AWS::Logs::LogGroup": lambda p: ("aws:kms", p.get("KmsKeyId")) if p.get("KmsKeyId") else None,
+    "AWS::CloudTrail::Trail": lambda p: ("aws:kms", p.get("KMSKeyId")) if p.get("KMSKeyId") else None,
+    "AWS::SNS::Topic": lambda p: ("aws:kms", p.get("KmsMasterKeyId")) if p.get("KmsMasterKeyId") else None,
+    "AWS::SQS::Queue": lambda p: _queue_encryption(p),
+    "AWS::Kinesis::Stream": lambda p: ("aws:kms", p["StreamEncryption"]["KeyId"]) if p.get("StreamEncryption") else None,
+    "AWS::DynamoDB::Table": lambda p: _table_encryption(p),
+    "AWS::KinesisFirehose::DeliveryStream": lambda p: _firehose_encryption(p),
+}
+
+
+@dataclass(frozen=True)
+class EncryptedResource:
+    logical_id: str
+    type: str
+    algorithm: str | None   # None: not encrypted at rest
+    key: str | None          # alias or logical id of the customer-managed key
+
+
+@dataclass
+class PostureReport:
+    stack: str
+    keys: dict[str, bool] = field(default_factory=dict)             # key -> rotation on
+    encryption: list[EncryptedResource] = field(default_factory=list)
+    public_access_blocked: dict[str, bool] = field(default_factory=dict)  # bucket -> all four
+    tls_only: dict[str, bool] = field(default_factory=dict)             # bucket -> deny non-TLS
+    endpoints: dict[str, str] = field(default_factory=dict)             # service -> Gateway/Interface
+    flow_logs: list[str] = field(default_factory=list)                  # "VPC -> destination (ALL)"
+    trails: dict[str, dict[str, bool]] = field(default_factory=dict)
+
+    @property
+    def problems(self) -> list[str]:
+        """Everything that falls short of the baseline's rules, one line each."""
+        found = [f"{k}: key rotation off" for k, on in self.keys.items() if not on]
+        found += [f"{r.logical_id} ({r.type}): not encrypted at rest"
+                  for r in self.encryption if r.algorithm is None]
+        found += [f"{b}: public access not fully blocked" for b, ok in self.public_access_blocked.items() if not ok]
+        found += [f"{b}: does not deny non-TLS requests" for b, ok in self.tls_only.items() if not ok]
+        found += [f"trail {t}: {name} off" for t, flags in self.trails.items()
+                  for name, on in flags.items() if not on]
+        return found
+
+
+def posture_report(stack: str, template: Template) -> PostureReport:
+    resources: dict[str, dict] = template.get("Resources", {})
+    aliases = _key_aliases(resources)
+    report = PostureReport(stack)
+    tls_buckets = _buckets_denying_plain_http(resources)
+    for logical_id, resource in sorted(resources.items()):
+        kind, props = resource["Type"], resource.get("Properties", {})
+        if kind == "AWS::KMS::Key":
+            report.keys[aliases.get(logical_id, logical_id)] = bool(props.get("EnableKeyRotation"))
+        if kind in _ENCRYPTION:
+            found = _ENCRYPTION[kind](props)
+            algorithm, key = found if found else (None, None)
+            report.encryption.append(EncryptedResource(
+                logical_id, kind, algorithm, _key_name(key, aliases) if key else None))
+        if kind == "AWS::S3::Bucket":
+            block = props.get("PublicAccessBlockConfiguration", {})
+            report.public_access_blocked[logical_id] = all(block.get(flag) is True for flag in (
+                "BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"))
+            report.tls_only[logical_id] = logical_id in tls_buckets
+        if kind == "AWS::EC2::VPCEndpoint":
+            report.endpoints[_service_name(props["ServiceName"])] = props.get("VpcEndpointType", "Gateway")
+        if kind == "AWS::EC2::FlowLog":
+            target = _ref_id(props.get("ResourceId")) or "?"
+            report.flow_logs.append(f"{props.get('ResourceType')} {target} -> "
+                                    f"{props.get('LogDestinationType')} ({props.get('TrafficType')})")
+        if kind == "AWS::CloudTrail::Trail":
+            report.trails[logical_id] = {
+                "multi-region": props.get("IsMultiRegionTrail") is True,
+                "log-file validation": props.get("EnableLogFileValidation") is True,
+                "KMS encryption": bool(props.get("KMSKeyId")),
+                "logging": props.get("IsLogging") is True,
+            }
+    return report
+
+
+def _bucket_encryption(props: dict):
+    rules = props.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [])
+    if not rules:
+        return None
+    default = rules[0]["ServerSideEncryptionByDefault"]
+    return default["SSEAlgorithm"], default.get("KMSMasterKeyID")
+
+
+def _queue_encryption(props: dict):
+    if props.get("KmsMasterKeyId"):
+        return "aws:kms", props["KmsMasterKeyId"]
+    return ("SQS-managed", None) if props.get("SqsManagedSseEnabled") else None
+
+
+def _table_encryption(props: dict):
+    sse = props.get("SSESpecification", {})
+    if not sse.get("SSEEnabled"):
+        return "AWS-owned", None  # DynamoDB always encrypts; SSEEnabled adds a KMS key
+    return "aws:kms", sse.get("KMSMasterKeyId")
+
+
+def _firehose_encryption(props: dict):
+    config = props.get("DeliveryStreamEncryptionConfigurationInput")
+    if not config:
+        return None
+    return "aws:kms", config.get("KeyARN")
+
+
+def _key_aliases(resources: dict) -> dict[str, str]:
+    return {_ref_id(r["Properties"]["TargetKeyId"]): r["Properties"]["AliasName"]
+            for r in resources.values() if r["Type"] == "AWS::KMS::Alias"}
+
+
+def _key_name(ref: Any, aliases: dict[str, str]) -> str:
+    logical_id = _ref_id(ref)
+    if logical_id:
+        return aliases.get(logical_id, logical_id)
+    return ref if isinstance(ref, str) else "imported key"
+
+
+def _ref_id(value: Any) -> str | None:
+    """The logical id behind {"Ref": id} or {"Fn::GetAtt": [id, attr]}."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return value["Ref"]
+        if "Fn::GetAtt" in value:
+            return value["Fn::GetAtt"][0]
+        if "Fn::ImportValue" in value:
+            return "imported"
+    return None
+
+
+def _service_name(value: Any) -> str:
+    """`com.amazonaws.<region>.<service>` (a string or a Fn::Join) -> `<service>`."""
+    if isinstance(value, dict) and "Fn::Join" in value:
+        value = "".join(p if isinstance(p, str) else "<region>" for p in value["Fn::Join"][1])
+    return str(value).split(".", 3)[-1]
+
+
+def _buckets_denying_plain_http(resources: dict) -> set[str]:
+    denied = set()
+    for resource in resources.values():
+        if resource["Type"] != "AWS::S3::BucketPolicy":
+            continue
+        for statement in resource["Properties"]["PolicyDocument"].get("Statement", []):
+            if (statement.get("Effect") == "Deny"
+                    and statement.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") in ("false", False)):
+                bucket = _ref_id(resource["Properties"]["Bucket"])
+                if bucket:
+                    denied.add(bucket)
+    return denied

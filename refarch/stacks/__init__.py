@@ -1,0 +1,1 @@
+"""One module per pattern: thin compositions of constructs."""

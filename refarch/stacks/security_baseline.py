@@ -1,0 +1,66 @@
+"""SecurityBaseline: keys, network, access logs and audit trail every pattern uses."""
+
+from __future__ import annotations
+
+from aws_cdk import Fn, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from refarch.config import BaselineSettings
+from refarch.constructs.audit_trail import AuditTrail
+from refarch.constructs.buckets import access_log_bucket
+from refarch.constructs.keys import EncryptionKey
+from refarch.constructs.lifecycle import removal_policy
+from refarch.constructs.network import IsolatedNetwork
+
+
+class SecurityBaselineStack(Stack):
+    """Exposes `data_key`, `vpc` and `access_logs_bucket` to the pattern stacks."""
+
+    def __init__(self, scope: Construct, id: str, *, settings: BaselineSettings,
+                 retain_data: bool, **kwargs) -> None:
+        self._azs = settings.azs
+        super().__init__(scope, id, **kwargs)
+        removal = removal_policy(retain=retain_data)
+        prefix = f"alias/{self.stack_name}"
+
+        # Data and audit evidence have separate keys: a role that may read the lake
+        # should not thereby be able to read (or tamper with) the audit trail.
+        self.data_encryption = EncryptionKey(
+            self, "DataKey", alias=f"{prefix}/data", removal_policy=removal,
+            description="Encrypts the data stores, streams, queues, topics and logs of refarch",
+            services=("cloudwatch", "sns", "events", "s3"))
+        self.audit_encryption = EncryptionKey(
+            self, "AuditKey", alias=f"{prefix}/audit", removal_policy=removal,
+            description="Encrypts refarch's CloudTrail log files and VPC flow logs")
+
+        self.access_logs = access_log_bucket(
+            self, "AccessLogs", retention_days=settings.access_log_retention_days,
+            retain=retain_data)
+        self.network = IsolatedNetwork(
+            self, "Network", azs=settings.azs, cidr=settings.vpc_cidr,
+            interface_endpoints=settings.interface_endpoints,
+            flow_log_key=self.audit_encryption.key,
+            flow_log_retention_days=settings.log_retention_days, removal_policy=removal)
+        self.audit_trail = AuditTrail(self, "AuditTrail", key=self.audit_encryption,
+                                      access_logs=self.access_logs, retain=retain_data)
+
+    @property
+    def availability_zones(self) -> list[str]:
+        # Zones by index, resolved at deploy time: without this override, CDK would look
+        # the zones up in the account at synth, which needs credentials.
+        return [Fn.select(i, Fn.get_azs()) for i in range(self._azs)]
+
+    @property
+    def data_key(self) -> kms.IKey:
+        return self.data_encryption.key
+
+    @property
+    def vpc(self) -> ec2.IVpc:
+        return self.network.vpc
+
+    @property
+    def access_logs_bucket(self) -> s3.IBucket:
+        return self.access_logs
