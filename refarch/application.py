@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from aws_cdk import App, Environment, Stack, Tags, Validations
@@ -12,10 +11,11 @@ from cdk_nag import AwsSolutionsChecks
 
 from refarch.config import Settings, settings_from_context
 from refarch.constructs.nag import acknowledge_cdk_providers
+from refarch.paths import PROJECT_ROOT
 from refarch.patterns import BASELINE
+from refarch.stacks.firehose_parquet import FirehoseParquetStack
+from refarch.stacks.iot_telemetry import IotTelemetryStack
 from refarch.stacks.security_baseline import SecurityBaselineStack
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def cdk_json_context() -> dict[str, Any]:
@@ -35,7 +35,24 @@ def build_stacks(app: App, settings: Settings) -> dict[str, Stack]:
         settings=settings.baseline, retain_data=settings.retains_data,
         description="refarch: KMS keys, isolated VPC, endpoints, flow logs, access logs, CloudTrail")
     stacks: dict[str, Stack] = {BASELINE: baseline}
-    # Pattern stacks join here, each taking baseline.data_key / baseline.vpc.
+    shared = dict(env=env, data_key=baseline.data_key, retain_data=settings.retains_data)
+
+    if "IotTelemetry" in settings.patterns:
+        stacks["IotTelemetry"] = IotTelemetryStack(
+            app, "IotTelemetry", stack_name=name("IotTelemetry"), settings=settings.iot,
+            vpc=baseline.vpc, access_logs=baseline.access_logs_bucket,
+            log_retention_days=settings.baseline.log_retention_days,
+            powertools_layer_version=settings.powertools_layer_version,
+            description="refarch: IoT Core -> Kinesis -> Lambda -> DynamoDB with alerts", **shared)
+    if "FirehoseParquet" in settings.patterns:
+        stacks["FirehoseParquet"] = FirehoseParquetStack(
+            app, "FirehoseParquet", stack_name=name("FirehoseParquet"),
+            access_logs=baseline.access_logs_bucket,
+            log_retention_days=settings.baseline.log_retention_days,
+            powertools_layer_version=settings.powertools_layer_version,
+            database_name=settings.firehose.database, buffer_mb=settings.firehose.buffer_mb,
+            description="refarch: Firehose -> Lambda transform -> Parquet on S3 with a Glue schema",
+            **shared)
 
     for stack in stacks.values():
         acknowledge_cdk_providers(stack)

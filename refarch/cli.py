@@ -77,6 +77,34 @@ def demo(context: ContextOption = None) -> None:
 
 
 @cli.command()
+def cost(context: ContextOption = None) -> None:
+    """Kinesis shards and estimated monthly stream cost from the expected-load settings."""
+    from refarch.config import settings_from_context
+    from refarch.sizing import monthly_stream_cost
+
+    iot = settings_from_context(parse_context(context)).iot
+    table = Table(title="IotTelemetry stream sizing (us-east-1 list prices unless set)")
+    for column in ("input", "value"):
+        table.add_column(column)
+    load = iot.load
+    table.add_row("records/s", f"{load.records_per_second:g}")
+    table.add_row("record size (KB)", f"{load.record_size_kb:g}")
+    table.add_row("write KB/s / read KB/s", f"{load.write_kb_per_second:g} / {load.read_kb_per_second:g}")
+    if iot.shards is None:
+        table.add_row("stream mode", "on-demand (billed per GB and stream-hour; not estimated here)")
+        console.print(table)
+        return
+    estimate = monthly_stream_cost(load, shards=iot.shards, shard_hour_usd=iot.shard_hour_usd,
+                                   put_units_per_million_usd=iot.put_units_per_million_usd)
+    table.add_row("shards", str(estimate.shards))
+    table.add_row("shard-hours / month", f"{estimate.shard_hours:,.0f} -> ${estimate.shard_hours_usd:,.2f}")
+    table.add_row("PUT payload units / month",
+                  f"{estimate.put_payload_units_millions:,.1f} M -> ${estimate.put_units_usd:,.2f}")
+    table.add_row("estimated monthly cost", f"${estimate.monthly_usd:,.2f}")
+    console.print(table)
+
+
+@cli.command()
 def deploy(stacks: Annotated[list[str] | None, typer.Argument(help="Stacks to deploy (default: all selected).")] = None,
            context: ContextOption = None,
            localstack: Annotated[bool, typer.Option(help="Deploy with cdklocal to a running LocalStack.")] = False,

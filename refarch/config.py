@@ -7,14 +7,24 @@ entry points print that line and exit non-zero instead of showing a stack trace.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from refarch.constructs.logs import RETENTION_DAYS
+from refarch.constructs.network import INTERFACE_SERVICES
+from refarch.constructs.python_function import DEFAULT_POWERTOOLS_LAYER_VERSION
+from refarch.lambda_code import load_lambda_module
 from refarch.patterns import PATTERN_NAMES
+from refarch.setting_parsers import (
+    SettingError, parse_choice, parse_cidr, parse_float, parse_int, parse_int_choice, parse_names,
+    parse_identifier, parse_threshold_rules,
+)
+from refarch.sizing import (
+    DEFAULT_PUT_UNITS_PER_MILLION_USD, DEFAULT_SHARD_HOUR_USD, StreamLoad, shards_for,
+)
 
 STAGES = ("dev", "prod")
 
@@ -23,101 +33,15 @@ DUMMY_ACCOUNT = "123456789012"
 DUMMY_REGION = "us-east-1"
 
 # Interface endpoints the baseline can create, by the name used in settings.
-INTERFACE_ENDPOINT_NAMES = (
-    "kinesis-streams", "firehose", "kms", "logs", "sts", "sns", "sqs", "glue",
-    "athena", "secretsmanager", "redshift-data", "ssm", "monitoring", "events",
-    "lambda", "kinesis-analytics", "ecr.api", "ecr.dkr",
-)
+INTERFACE_ENDPOINT_NAMES = tuple(INTERFACE_SERVICES)
 DEFAULT_INTERFACE_ENDPOINTS = (
     "kinesis-streams", "firehose", "kms", "logs", "sts", "sns", "sqs", "glue",
     "athena", "secretsmanager", "redshift-data",
 )
-
-# The values CloudWatch Logs accepts for a log group's retention.
-LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
-    2192, 2557, 2922, 3288, 3653,
-)
+LOG_RETENTION_DAYS = tuple(RETENTION_DAYS)
 
 # A context key that looks like one of ours (CDK's own keys contain ':', '@' or '-').
 _OUR_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-class SettingError(ValueError):
-    """A setting has a value outside what is allowed."""
-
-    def __init__(self, setting: str, value: Any, allowed: str) -> None:
-        self.setting, self.value, self.allowed = setting, value, allowed
-        super().__init__(f"invalid setting {setting}={value!r}: allowed {allowed}")
-
-
-# --- parsers: raw context value (often a string from `-c`) -> typed value -------------
-
-def parse_choice(setting: str, raw: Any, allowed: Iterable[str]) -> str:
-    allowed = tuple(allowed)
-    if raw not in allowed:
-        raise SettingError(setting, raw, "one of " + ", ".join(allowed))
-    return raw
-
-
-def parse_int(setting: str, raw: Any, low: int, high: int) -> int:
-    allowed = f"a whole number from {low} to {high}"
-    try:
-        value = int(str(raw).strip())
-    except ValueError:
-        raise SettingError(setting, raw, allowed) from None
-    if not low <= value <= high:
-        raise SettingError(setting, raw, allowed)
-    return value
-
-
-def parse_float(setting: str, raw: Any, low: float, high: float) -> float:
-    allowed = f"a number from {low:g} to {high:g}"
-    try:
-        value = float(str(raw).strip())
-    except ValueError:
-        raise SettingError(setting, raw, allowed) from None
-    if not low <= value <= high:
-        raise SettingError(setting, raw, allowed)
-    return value
-
-
-def parse_int_choice(setting: str, raw: Any, allowed: Iterable[int]) -> int:
-    allowed = tuple(allowed)
-    message = "one of " + ", ".join(map(str, allowed))
-    try:
-        value = int(str(raw).strip())
-    except ValueError:
-        raise SettingError(setting, raw, message) from None
-    if value not in allowed:
-        raise SettingError(setting, raw, message)
-    return value
-
-
-def parse_names(setting: str, raw: Any, allowed: Iterable[str], *, may_be_empty: bool) -> tuple[str, ...]:
-    """A comma-separated string or a list of names, each from `allowed`, order kept."""
-    allowed = tuple(allowed)
-    names = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
-    names = [str(n).strip() for n in names if str(n).strip()]
-    if names == ["none"] and may_be_empty:
-        return ()
-    empty_hint = " (or 'none')" if may_be_empty else ""
-    message = "a comma-separated list of " + ", ".join(allowed) + empty_hint
-    unknown = [n for n in names if n not in allowed]
-    if unknown or (not names and not may_be_empty):
-        raise SettingError(setting, raw, message)
-    return tuple(dict.fromkeys(names))
-
-
-def parse_cidr(setting: str, raw: Any, min_prefix: int, max_prefix: int) -> str:
-    allowed = f"a private IPv4 CIDR block with a prefix from /{min_prefix} to /{max_prefix}"
-    try:
-        network = ipaddress.IPv4Network(str(raw).strip(), strict=True)
-    except ValueError:
-        raise SettingError(setting, raw, allowed) from None
-    if not network.is_private or not min_prefix <= network.prefixlen <= max_prefix:
-        raise SettingError(setting, raw, allowed)
-    return str(network)
 
 
 # --- the settings ---------------------------------------------------------------------
@@ -134,12 +58,48 @@ class BaselineSettings:
 
 
 @dataclass(frozen=True)
+class IotSettings:
+    """IotTelemetry: expected load (sizes the stream), consumer and alerting behaviour."""
+
+    records_per_second: float = 200.0
+    record_size_kb: float = 0.5
+    consumers: int = 1
+    stream_mode: str = "provisioned"
+    retention_hours: int = 24
+    batch_size: int = 100
+    ttl_days: int = 30
+    alert_rules: tuple[tuple[str, str, float], ...] = (("temperature", ">", 80.0), ("battery", "<", 10.0))
+    shard_hour_usd: float = DEFAULT_SHARD_HOUR_USD
+    put_units_per_million_usd: float = DEFAULT_PUT_UNITS_PER_MILLION_USD
+
+    @property
+    def load(self) -> StreamLoad:
+        return StreamLoad(self.records_per_second, self.record_size_kb, self.consumers)
+
+    @property
+    def shards(self) -> int | None:
+        """Provisioned shards from the expected load; None for an on-demand stream."""
+        return None if self.stream_mode == "on-demand" else shards_for(self.load)
+
+
+@dataclass(frozen=True)
+class FirehoseSettings:
+    """FirehoseParquet: the Glue database name and the delivery buffer."""
+
+    database: str = "refarch_logs"
+    buffer_mb: int = 128
+
+
+@dataclass(frozen=True)
 class Settings:
     stage: str = "dev"
     patterns: tuple[str, ...] = PATTERN_NAMES
+    powertools_layer_version: int = DEFAULT_POWERTOOLS_LAYER_VERSION
     account: str = DUMMY_ACCOUNT
     region: str = DUMMY_REGION
     baseline: BaselineSettings = field(default_factory=BaselineSettings)
+    iot: IotSettings = field(default_factory=IotSettings)
+    firehose: FirehoseSettings = field(default_factory=FirehoseSettings)
 
     @property
     def retains_data(self) -> bool:
@@ -147,16 +107,35 @@ class Settings:
         return self.stage == "prod"
 
 
+# Metrics a telemetry reading carries, as the writer's schema declares them.
+IOT_METRICS: tuple[str, ...] = load_lambda_module("iot_writer", "iot_writer_schema").METRIC_NAMES
+
 # One entry per context key: how to parse it. Keys not listed here are rejected.
+# Keys of a settings group carry its prefix: iot_batch_size -> Settings.iot.batch_size.
 _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "stage": lambda k, v: parse_choice(k, v, STAGES),
     "patterns": lambda k, v: parse_names(k, v, PATTERN_NAMES, may_be_empty=False),
+    "powertools_layer_version": lambda k, v: parse_int(k, v, 1, 1000),
     "azs": lambda k, v: parse_int(k, v, 1, 3),
     "vpc_cidr": lambda k, v: parse_cidr(k, v, 16, 24),
     "interface_endpoints": lambda k, v: parse_names(k, v, INTERFACE_ENDPOINT_NAMES, may_be_empty=True),
     "log_retention_days": lambda k, v: parse_int_choice(k, v, LOG_RETENTION_DAYS),
     "access_log_retention_days": lambda k, v: parse_int(k, v, 1, 3653),
+    "iot_records_per_second": lambda k, v: parse_float(k, v, 0.001, 1_000_000),
+    "iot_record_size_kb": lambda k, v: parse_float(k, v, 0.001, 1024),  # 1 MB Kinesis record limit
+    "iot_consumers": lambda k, v: parse_int(k, v, 1, 20),
+    "iot_stream_mode": lambda k, v: parse_choice(k, v, ("provisioned", "on-demand")),
+    "iot_retention_hours": lambda k, v: parse_int(k, v, 24, 8760),
+    "iot_batch_size": lambda k, v: parse_int(k, v, 1, 10000),
+    "iot_ttl_days": lambda k, v: parse_int(k, v, 1, 3650),
+    "iot_alert_rules": lambda k, v: parse_threshold_rules(k, v, IOT_METRICS),
+    "iot_shard_hour_usd": lambda k, v: parse_float(k, v, 0, 10),
+    "iot_put_units_per_million_usd": lambda k, v: parse_float(k, v, 0, 10),
+    "firehose_database": lambda k, v: parse_identifier(k, v, max_length=64),
+    "firehose_buffer_mb": lambda k, v: parse_int(k, v, 64, 128),  # conversion needs >= 64 MB
 }
+# prefix -> (Settings field, dataclass)
+_GROUPS = {"iot_": ("iot", IotSettings), "firehose_": ("firehose", FirehoseSettings)}
 
 SETTING_NAMES = tuple(_PARSERS)
 
@@ -169,9 +148,14 @@ def settings_from_context(context: Mapping[str, Any], environ: Mapping[str, str]
         raise SettingError(unknown[0], context[unknown[0]], "settings are " + ", ".join(SETTING_NAMES))
     values = {key: parse(key, context[key]) for key, parse in _PARSERS.items() if key in context}
 
+    groups: dict[str, Any] = {}
+    for prefix, (name, kind) in _GROUPS.items():
+        mine = {k.removeprefix(prefix): v for k, v in values.items() if k.startswith(prefix)}
+        groups[name] = kind(**mine)
+        values = {k: v for k, v in values.items() if not k.startswith(prefix)}
     baseline_fields = BaselineSettings.__dataclass_fields__
-    baseline = BaselineSettings(**{k: v for k, v in values.items() if k in baseline_fields})
-    top = {k: v for k, v in values.items() if k in ("stage", "patterns")}
+    groups["baseline"] = BaselineSettings(**{k: v for k, v in values.items() if k in baseline_fields})
+    top = {k: v for k, v in values.items() if k not in baseline_fields}
     account = environ.get("CDK_DEFAULT_ACCOUNT") or DUMMY_ACCOUNT
     region = environ.get("CDK_DEFAULT_REGION") or DUMMY_REGION
-    return Settings(**top, account=account, region=region, baseline=baseline)
+    return Settings(**top, **groups, account=account, region=region)

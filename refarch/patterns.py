@@ -27,6 +27,24 @@ PATTERNS: tuple[Pattern, ...] = (
          "S3 access-log bucket",
          "multi-region CloudTrail with log-file validation, KMS-encrypted"),
     ),
+    Pattern(
+        "IotTelemetry",
+        "Device telemetry into DynamoDB in real time, with threshold alerts",
+        ("IoT Core topic rule devices/+/telemetry -> Kinesis (errors kept in S3)",
+         "Kinesis stream encrypted with the data key, shards sized from expected load",
+         "writer Lambda: validate, dedupe, batch-write, quarantine, alert",
+         "DynamoDB table (device_id, ts) with TTL and point-in-time recovery",
+         "SNS alert topic, ops topic, CloudWatch dashboard and alarms"),
+    ),
+    Pattern(
+        "FirehoseParquet",
+        "Web access logs converted to Parquet on the way into S3",
+        ("Direct-PUT Firehose, encrypted with the data key",
+         "transform Lambda: Apache common/combined log lines -> typed JSON",
+         "record-format conversion to Parquet (Snappy) against a Glue table",
+         "S3 output in dt=YYYY-MM-DD partitions, errors/ prefix, raw/ source backup",
+         "Glue database and table with partition projection; alarms"),
+    ),
 )
 
 PATTERN_NAMES: tuple[str, ...] = tuple(p.name for p in PATTERNS)

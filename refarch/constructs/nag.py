@@ -1,6 +1,6 @@
 """cdk-nag acknowledgements with reasons, in one place per kind of finding."""
 
-from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
 from constructs import IConstruct
 
 MIN_REASON_LENGTH = 40
@@ -16,6 +16,12 @@ def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
         raise ValueError(f"nag acknowledgement {rule!r} needs a reason of at least "
                          f"{MIN_REASON_LENGTH} characters, got {reason!r}")
     Validations.of(construct).acknowledge(Acknowledgment(id=f"AwsSolutions-{rule}", reason=reason))
+
+
+def logical_id(construct: IConstruct) -> str:
+    """The logical id cdk-nag uses to name a resource in finding ids like `<Id.Arn>/*`."""
+    element = construct if isinstance(construct, CfnElement) else construct.node.default_child
+    return Stack.of(construct).get_logical_id(element)
 
 
 # Singleton Lambda providers that aws-cdk-lib adds on its own, and why their findings
@@ -40,3 +46,13 @@ def acknowledge_cdk_providers(stack: Stack) -> None:
         acknowledge(provider, f"IAM4[{_BASIC_EXECUTION_ROLE}]",
                     f"{purpose}: aws-cdk-lib's provider role uses AWSLambdaBasicExecutionRole "
                     "only to write its own logs during deployment")
+
+
+def acknowledge_kms_grant_families(construct: IConstruct) -> None:
+    """CDK's KMS grants (grant_read_write_data, grant_send_messages, ...) name action
+    families (kms:GenerateDataKey*, kms:ReEncrypt*) on the one key they grant; the
+    resource is that key, not a wildcard."""
+    for family in ("GenerateDataKey*", "ReEncrypt*"):
+        acknowledge(construct, f"IAM5[Action::kms:{family}]",
+                    f"kms:{family} is the action family CDK's KMS grant uses; it applies to the "
+                    "single customer-managed key named as the resource")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rich.console import Console
@@ -26,9 +27,41 @@ def run_demo(context: Mapping[str, Any], *, outdir: str, console: Console) -> bo
     posture = posture_report(BASELINE, result.template(BASELINE))
     print_posture(posture, console)
     ok = ok and not posture.problems
+
+    for pattern, run in LOCAL_RUNS.items():
+        if pattern not in result.settings.patterns:
+            continue
+        console.rule(f"{pattern}: local run")
+        started = time.perf_counter()
+        try:
+            report = run(result.settings)
+        except AssertionError as error:  # a report whose counts do not add up
+            console.print(f"[red]{error}[/]")
+            ok = False
+            continue
+        for line in report.summary_lines():
+            console.print(line)
+        console.print(f"[dim]({time.perf_counter() - started:.1f} s)[/]")
     console.rule("result")
     console.print("[green]demo passed[/]" if ok else "[red]demo found problems[/]")
     return ok
+
+
+def _firehose(settings):
+    from refarch.local.firehose_parquet import run_firehose_parquet
+    return run_firehose_parquet(3000)
+
+
+def _iot(settings):
+    from refarch.local.iot_telemetry import run_iot_telemetry
+    return run_iot_telemetry(devices=50, readings_per_device=20)
+
+
+# Each pattern's local run at its demo size; the tests call the same functions smaller.
+LOCAL_RUNS: dict[str, Callable[[Any], Any]] = {
+    "IotTelemetry": _iot,
+    "FirehoseParquet": _firehose,
+}
 
 
 def print_posture(report: PostureReport, console: Console) -> None:

@@ -1,0 +1,145 @@
+"""Firehose transformation records in, Firehose response records out. Pure: no AWS calls.
+
+Every recordId comes back exactly once, in input order:
+    Ok                a line that parsed; data = base64 of its JSON line
+    ProcessingFailed  a line that did not parse (or invalid base64), with its data
+                      unchanged, so Firehose writes it to the error output prefix
+    Dropped           only for records the adapter has re-ingested into the stream
+
+6 MB response limit: the response always fits, by construction. Every record first
+counts at its ProcessingFailed size (original data, which is smaller than the request
+Firehose sent us). Then, in input order, a parsed record is upgraded to Ok while the
+response stays within the budget; the ones that do not fit are the overflow. The adapter
+re-ingests the overflow into the delivery stream (as the AWS blueprint does) and only
+then marks it Dropped, which makes the response smaller; whatever Firehose does not
+accept stays ProcessingFailed with its original data, so nothing is lost. Should even the
+all-ProcessingFailed response not fit (it is smaller than the request, so only a request
+within 64 KiB of the limit could), ResponseTooLarge fails the invocation and Firehose
+retries the batch, then writes it to the error prefix: still nothing is lost.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _quoted  # json.dumps's string encoder
+from typing import NamedTuple
+
+from log_transform_parse import InvalidLogLine, json_line, parse_log_line
+
+OK, FAILED, DROPPED = "Ok", "ProcessingFailed", "Dropped"
+
+RESPONSE_LIMIT_BYTES = 6 * 1024 * 1024  # Lambda's synchronous response payload limit
+# Headroom for anything the runtime adds around the payload that we do not see.
+RESPONSE_BUDGET_BYTES = RESPONSE_LIMIT_BYTES - 64 * 1024
+
+PUT_BATCH_MAX_RECORDS = 500  # PutRecordBatch limits
+PUT_BATCH_MAX_BYTES = 4 * 1024 * 1024
+
+# Sizes are those of json.dumps with its defaults (ASCII escapes, ", " separators): the
+# most bytes any encoder the Lambda runtime uses can produce for the same response. They
+# are computed from the strings' lengths, not by serializing every entry twice.
+_EMPTY_RESPONSE_SIZE = len(json.dumps({"records": []}))
+_SEPARATOR_SIZE = len(", ")
+_OK_FRAME = len(json.dumps({"recordId": "", "result": OK, "data": ""})) - 4  # minus two ""
+_FAILED_FRAME = len(json.dumps({"recordId": "", "result": FAILED, "data": ""})) - 4
+
+
+class ResponseTooLarge(RuntimeError):
+    """Even with every record ProcessingFailed the response would not fit."""
+
+
+class Transformed(NamedTuple):  # a tuple: one is built per record, so it must be cheap
+    record_id: str
+    original: str  # the record's data exactly as received
+    line: bytes | None  # decoded data, kept for re-ingestion; None if not base64
+    output: str | None  # base64 of the JSON line; None if the line did not parse
+    reason: str | None  # why it did not parse
+
+
+@dataclass(frozen=True, slots=True)
+class ResponsePlan:
+    records: list[dict]  # response entries, in input order
+    overflow: list[int]  # positions that parsed but did not fit; ProcessingFailed for now
+    size: int  # bytes of json.dumps({"records": records})
+
+
+def transform_record(record: dict) -> Transformed:
+    record_id, original = record["recordId"], record["data"]
+    try:
+        line = binascii.a2b_base64(original, strict_mode=True)
+    except (binascii.Error, ValueError, TypeError):
+        return Transformed(record_id, original, None, None, "invalid base64")
+    try:
+        fields = parse_log_line(line)
+    except InvalidLogLine as error:
+        return Transformed(record_id, original, line, None, str(error))
+    output = binascii.b2a_base64(json_line(fields), newline=False).decode("ascii")
+    return Transformed(record_id, original, line, output, None)
+
+
+def plan_response(results: Sequence[Transformed],
+                  budget: int = RESPONSE_BUDGET_BYTES) -> ResponsePlan:
+    """Response entries that fit in `budget` bytes, and the parsed records that did not."""
+    id_sizes = [len(_quoted(result.record_id)) for result in results]
+    failed_sizes = [_FAILED_FRAME + id_size + _original_size(result)
+                    for result, id_size in zip(results, id_sizes)]
+    total = response_size(failed_sizes)
+    if total > budget:
+        raise ResponseTooLarge(f"{len(results)} failed records need {total} bytes, "
+                               f"over the {budget}-byte budget")
+    records, overflow = [], []
+    for position, result in enumerate(results):
+        if result.output is None:
+            records.append(failed_entry(result))
+            continue
+        ok_size = _OK_FRAME + id_sizes[position] + len(result.output) + 2  # base64: no escapes
+        growth = ok_size - failed_sizes[position]
+        if total + growth <= budget:
+            records.append({"recordId": result.record_id, "result": OK, "data": result.output})
+            total += growth
+        else:
+            records.append(failed_entry(result))
+            overflow.append(position)
+    return ResponsePlan(records, overflow, total)
+
+
+def _original_size(result: Transformed) -> int:
+    if result.line is not None:  # valid base64: only [A-Za-z0-9+/=], nothing to escape
+        return len(result.original) + 2
+    return len(_quoted(result.original))
+
+
+def failed_entry(result: Transformed) -> dict:
+    return {"recordId": result.record_id, "result": FAILED, "data": result.original}
+
+
+def dropped_entry(record_id: str) -> dict:
+    return {"recordId": record_id, "result": DROPPED}
+
+
+def response_size(entry_sizes: Sequence[int]) -> int:
+    """Bytes of json.dumps({"records": entries}) given each entry's json.dumps length."""
+    separators = _SEPARATOR_SIZE * max(len(entry_sizes) - 1, 0)
+    return _EMPTY_RESPONSE_SIZE + sum(entry_sizes) + separators
+
+
+def put_batches(payloads: Sequence[bytes]) -> list[list[int]]:
+    """Indexes of `payloads` grouped, in order, into PutRecordBatch-sized calls."""
+    batches: list[list[int]] = []
+    batch_bytes = 0
+    for index, payload in enumerate(payloads):
+        if (not batches or len(batches[-1]) == PUT_BATCH_MAX_RECORDS
+                or batch_bytes + len(payload) > PUT_BATCH_MAX_BYTES):
+            batches.append([])
+            batch_bytes = 0
+        batches[-1].append(index)
+        batch_bytes += len(payload)
+    return batches
+
+
+def delivery_stream_name(arn: str) -> str:
+    """arn:aws:firehose:<region>:<account>:deliverystream/<name> -> <name>."""
+    return arn.split(":", 5)[5].removeprefix("deliverystream/")

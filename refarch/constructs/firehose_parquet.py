@@ -1,0 +1,172 @@
+"""Direct-PUT Firehose that transforms records with Lambda and writes Parquet to S3."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesisfirehose as firehose
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from refarch.constructs.alarms import FIVE_MINUTES, alarm_when
+from refarch.constructs.glue_table import DatePartitionedParquetTable
+from refarch.constructs.logs import encrypted_log_group
+from refarch.constructs.nag import acknowledge, logical_id
+
+# Record-format conversion needs at least 64 MB of buffer (the service rejects less).
+MIN_BUFFER_MB, MAX_BUFFER_MB = 64, 128
+DATE = "!{timestamp:yyyy-MM-dd}"
+
+
+class FirehoseToParquet(Construct):
+    """Direct PUT -> Lambda processor -> JSON-to-Parquet (Snappy) -> `dt=` partitions in S3.
+
+    Converted records land under `<table prefix>dt=YYYY-MM-DD/`; records the processor
+    or the conversion fails go under `errors/<failure type>/dt=.../`, and every source
+    record is also kept, gzipped, under `raw/dt=.../`. Everything is encrypted with `key`.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, bucket: s3.IBucket, key: kms.IKey,
+                 table: DatePartitionedParquetTable, table_prefix: str, processor: lambda_.IFunction,
+                 log_retention_days: int, removal_policy: RemovalPolicy,
+                 buffer_mb: int = 128, buffer_interval: Duration = Duration.seconds(300),
+                 processor_buffer_mb: int = 1, alarm_topic: sns.ITopic | None = None) -> None:
+        super().__init__(scope, id)
+        if not MIN_BUFFER_MB <= buffer_mb <= MAX_BUFFER_MB:
+            raise ValueError(f"FirehoseToParquet buffer_mb={buffer_mb!r}: allowed {MIN_BUFFER_MB} to "
+                             f"{MAX_BUFFER_MB} (format conversion needs at least 64)")
+        if not 0 <= buffer_interval.to_seconds() <= 900:
+            raise ValueError("FirehoseToParquet buffer_interval: allowed 0 to 900 seconds")
+        if not 1 <= processor_buffer_mb <= 3:
+            raise ValueError(f"FirehoseToParquet processor_buffer_mb={processor_buffer_mb!r}: allowed 1 to 3")
+        stack = Stack.of(self)
+        # A fixed name lets the processor be granted PutRecordBatch on this stream (to
+        # re-ingest what does not fit in its response) without a dependency cycle.
+        self.delivery_stream_name = f"{stack.stack_name}-{id}"[:64]
+        self.delivery_stream_arn = stack.format_arn(
+            service="firehose", resource="deliverystream", resource_name=self.delivery_stream_name)
+
+        self.log_group = encrypted_log_group(self, "Logs", key=key, retention_days=log_retention_days,
+                                             removal_policy=removal_policy)
+        delivery_log = logs.LogStream(self, "DestinationDelivery", log_group=self.log_group,
+                                      removal_policy=removal_policy)
+        backup_log = logs.LogStream(self, "BackupDelivery", log_group=self.log_group,
+                                    removal_policy=removal_policy)
+        self.role = self._role(bucket, key, table, processor)
+
+        def logging(stream: logs.LogStream):
+            return firehose.CfnDeliveryStream.CloudWatchLoggingOptionsProperty(
+                enabled=True, log_group_name=self.log_group.log_group_name,
+                log_stream_name=stream.log_stream_name)
+
+        encryption = firehose.CfnDeliveryStream.EncryptionConfigurationProperty(
+            kms_encryption_config=firehose.CfnDeliveryStream.KMSEncryptionConfigProperty(
+                awskms_key_arn=key.key_arn))
+        self.delivery_stream = firehose.CfnDeliveryStream(
+            self, "DeliveryStream",
+            delivery_stream_name=self.delivery_stream_name, delivery_stream_type="DirectPut",
+            delivery_stream_encryption_configuration_input=firehose.CfnDeliveryStream
+            .DeliveryStreamEncryptionConfigurationInputProperty(key_type="CUSTOMER_MANAGED_CMK",
+                                                                key_arn=key.key_arn),
+            extended_s3_destination_configuration=firehose.CfnDeliveryStream.ExtendedS3DestinationConfigurationProperty(
+                bucket_arn=bucket.bucket_arn, role_arn=self.role.role_arn,
+                prefix=f"{table_prefix}dt={DATE}/",
+                error_output_prefix=f"errors/!{{firehose:error-output-type}}/dt={DATE}/",
+                buffering_hints=firehose.CfnDeliveryStream.BufferingHintsProperty(
+                    size_in_m_bs=buffer_mb, interval_in_seconds=int(buffer_interval.to_seconds())),
+                compression_format="UNCOMPRESSED",  # Parquet compresses itself (Snappy below)
+                encryption_configuration=encryption,
+                cloud_watch_logging_options=logging(delivery_log),
+                processing_configuration=firehose.CfnDeliveryStream.ProcessingConfigurationProperty(
+                    enabled=True, processors=[firehose.CfnDeliveryStream.ProcessorProperty(
+                        type="Lambda", parameters=[
+                            _param("LambdaArn", processor.function_arn),
+                            _param("NumberOfRetries", "3"),
+                            _param("BufferSizeInMBs", str(processor_buffer_mb)),
+                            _param("BufferIntervalInSeconds", "60")])]),
+                data_format_conversion_configuration=firehose.CfnDeliveryStream.DataFormatConversionConfigurationProperty(
+                    enabled=True,
+                    input_format_configuration=firehose.CfnDeliveryStream.InputFormatConfigurationProperty(
+                        deserializer=firehose.CfnDeliveryStream.DeserializerProperty(
+                            open_x_json_ser_de=firehose.CfnDeliveryStream.OpenXJsonSerDeProperty())),
+                    output_format_configuration=firehose.CfnDeliveryStream.OutputFormatConfigurationProperty(
+                        serializer=firehose.CfnDeliveryStream.SerializerProperty(
+                            parquet_ser_de=firehose.CfnDeliveryStream.ParquetSerDeProperty(compression="SNAPPY"))),
+                    schema_configuration=firehose.CfnDeliveryStream.SchemaConfigurationProperty(
+                        catalog_id=stack.account, database_name=table.database_name,
+                        table_name=table.name, region=stack.region, role_arn=self.role.role_arn,
+                        version_id="LATEST")),
+                s3_backup_mode="Enabled",
+                s3_backup_configuration=firehose.CfnDeliveryStream.S3DestinationConfigurationProperty(
+                    bucket_arn=bucket.bucket_arn, role_arn=self.role.role_arn,
+                    prefix=f"raw/dt={DATE}/",
+                    error_output_prefix=f"errors/raw-backup/dt={DATE}/",
+                    compression_format="GZIP", encryption_configuration=encryption,
+                    buffering_hints=firehose.CfnDeliveryStream.BufferingHintsProperty(
+                        size_in_m_bs=buffer_mb, interval_in_seconds=int(buffer_interval.to_seconds())),
+                    cloud_watch_logging_options=logging(backup_log)),
+            ))
+        # Firehose checks its role's permissions on creation: the policy must exist first.
+        self.delivery_stream.node.add_dependency(self.role.node.find_child("DefaultPolicy"))
+        processor.add_to_role_policy(iam.PolicyStatement(
+            actions=["firehose:PutRecordBatch"], resources=[self.delivery_stream_arn]))
+        self.alarms = self._alarms(processor, alarm_topic, buffer_interval)
+
+    def _role(self, bucket: s3.IBucket, key: kms.IKey, table: DatePartitionedParquetTable,
+              processor: lambda_.IFunction) -> iam.Role:
+        role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("firehose.amazonaws.com"),
+                        description="Firehose: invoke the processor, read the schema, write S3")
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket",
+                     "s3:ListBucketMultipartUploads", "s3:PutObject"],
+            resources=[bucket.bucket_arn, bucket.arn_for_objects("*")]))
+        role.add_to_policy(iam.PolicyStatement(actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                                               resources=[key.key_arn]))
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
+            resources=[table.catalog_arn, table.database_arn, table.table_arn]))
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["lambda:InvokeFunction", "lambda:GetFunctionConfiguration"],
+            resources=[processor.function_arn]))
+        self.log_group.grant_write(role)
+        acknowledge(role, f"IAM5[Resource::<{logical_id(bucket)}.Arn>/*]",
+                    "Firehose names its output objects by time and partition at delivery, so it "
+                    "must be able to write any object key of this one delivery bucket")
+        return role
+
+    def _alarms(self, processor: lambda_.IFunction, topic: sns.ITopic | None,
+                buffer_interval: Duration) -> list[cloudwatch.Alarm]:
+        def metric(name: str, statistic: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(namespace="AWS/Firehose", metric_name=name, statistic=statistic,
+                                     period=FIVE_MINUTES,
+                                     dimensions_map={"DeliveryStreamName": self.delivery_stream_name})
+
+        # Data older than three buffer intervals means delivery is stuck.
+        stale_after = max(900, int(buffer_interval.to_seconds()) * 3)
+        return [
+            alarm_when(self, "DeliveryStale", topic=topic, above=stale_after,
+                       metric=metric("DeliveryToS3.DataFreshness", "Maximum"),
+                       description="Records wait in Firehose longer than three buffer intervals"),
+            alarm_when(self, "DeliveryFailing", topic=topic, below=1,
+                       metric=metric("DeliveryToS3.Success", "Minimum"),
+                       description="Firehose failed to deliver to S3"),
+            alarm_when(self, "ConversionFailed", topic=topic, above=0,
+                       metric=metric("FailedConversion.Records", "Sum"),
+                       description="Records failed Parquet conversion; see errors/format-conversion-failed/"),
+            alarm_when(self, "ProcessorFailing", topic=topic, below=1,
+                       metric=metric("ExecuteProcessing.Success", "Minimum"),
+                       description="Invoking the transform Lambda failed; records went to errors/"),
+            alarm_when(self, "ProcessorErrors", topic=topic, above=0,
+                       metric=processor.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
+                       description="The transform Lambda raised errors"),
+        ]
+
+
+def _param(name: str, value: str) -> firehose.CfnDeliveryStream.ProcessorParameterProperty:
+    return firehose.CfnDeliveryStream.ProcessorParameterProperty(parameter_name=name, parameter_value=value)
+

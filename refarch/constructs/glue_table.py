@@ -1,0 +1,86 @@
+"""A Glue database and a Parquet table over an S3 prefix, its columns given in Python."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from aws_cdk import Stack
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+# Hive/Glue primitive types a column may have.
+GLUE_TYPES = ("string", "int", "bigint", "smallint", "tinyint", "double", "float", "boolean",
+              "timestamp", "date", "binary")
+_DECIMAL = re.compile(r"^decimal\(\d{1,2},\d{1,2}\)$")
+_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def glue_database(scope: Construct, id: str, *, name: str, description: str) -> glue.CfnDatabase:
+    if not _NAME.match(name):
+        raise ValueError(f"glue database name={name!r}: lower-case letters, digits and _")
+    stack = Stack.of(scope)
+    return glue.CfnDatabase(scope, id, catalog_id=stack.account, database_input=glue.CfnDatabase.DatabaseInputProperty(
+        name=name, description=description))
+
+
+class DatePartitionedParquetTable(Construct):
+    """External Parquet table partitioned by a `dt=YYYY-MM-DD` key.
+
+    Partition projection lets Athena find partitions from the date range without a
+    crawler or MSCK REPAIR, so data written by Firehose is queryable at once.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, database: glue.CfnDatabase, name: str,
+                 columns: Sequence[tuple[str, str]], bucket: s3.IBucket, prefix: str,
+                 partition_key: str = "dt", first_partition: str = "2024-01-01",
+                 description: str = "") -> None:
+        super().__init__(scope, id)
+        _validate_columns(name, columns, partition_key)
+        if not _NAME.match(name):
+            raise ValueError(f"DatePartitionedParquetTable name={name!r}: lower-case letters, digits and _")
+        if not prefix.endswith("/") or prefix.startswith("/"):
+            raise ValueError(f"DatePartitionedParquetTable prefix={prefix!r}: like 'logs/'")
+        stack = Stack.of(self)
+        self.columns = tuple(columns)
+        self.name = name
+        self.database_name = database.ref
+        location = f"s3://{bucket.bucket_name}/{prefix}"
+        self.table = glue.CfnTable(self, "Table", catalog_id=stack.account, database_name=database.ref,
+                                   table_input=glue.CfnTable.TableInputProperty(
+            name=name, description=description, table_type="EXTERNAL_TABLE",
+            parameters={
+                "classification": "parquet", "parquet.compression": "SNAPPY",
+                "projection.enabled": "true",
+                f"projection.{partition_key}.type": "date",
+                f"projection.{partition_key}.format": "yyyy-MM-dd",
+                f"projection.{partition_key}.range": f"{first_partition},NOW",
+                f"projection.{partition_key}.interval": "1",
+                f"projection.{partition_key}.interval.unit": "DAYS",
+                "storage.location.template": f"{location}{partition_key}=${{{partition_key}}}/",
+            },
+            partition_keys=[glue.CfnTable.ColumnProperty(name=partition_key, type="string")],
+            storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                location=location,
+                columns=[glue.CfnTable.ColumnProperty(name=n, type=t) for n, t in columns],
+                input_format="org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+                output_format="org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+                serde_info=glue.CfnTable.SerdeInfoProperty(
+                    serialization_library="org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"),
+            )))
+        self.table_arn = stack.format_arn(service="glue", resource="table", resource_name=f"{database.ref}/{name}")
+        self.database_arn = stack.format_arn(service="glue", resource="database", resource_name=database.ref)
+        self.catalog_arn = stack.format_arn(service="glue", resource="catalog")
+
+
+def _validate_columns(table: str, columns: Sequence[tuple[str, str]], partition_key: str) -> None:
+    names = [n for n, _ in columns]
+    if not columns or len(set(names)) != len(names):
+        raise ValueError(f"table {table}: columns must be non-empty with unique names, got {names}")
+    for name, kind in columns:
+        if not _NAME.match(name) or name == partition_key:
+            raise ValueError(f"table {table}: column name {name!r} is not allowed")
+        if kind not in GLUE_TYPES and not _DECIMAL.match(kind):
+            raise ValueError(f"table {table}: column {name} type {kind!r}: allowed "
+                             + ", ".join(GLUE_TYPES) + ", decimal(p,s)")

@@ -1,0 +1,74 @@
+"""Kinesis stream -> Lambda, with a failure destination, alarms and least-privilege grants."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from aws_cdk.aws_lambda_event_sources import KinesisEventSource, SqsDlq
+from constructs import Construct
+
+from refarch.constructs.alarms import FIVE_MINUTES, alarm_when
+from refarch.constructs.nag import acknowledge, acknowledge_kms_grant_families
+
+
+class StreamConsumer(Construct):
+    """Consumes `stream` with `function`, reporting partial batch failures.
+
+    A failing batch is bisected to isolate the bad record; after `retry_attempts` or
+    `max_record_age` the record's metadata goes to an encrypted SQS queue, so a
+    poison record never blocks its shard for longer than that.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, stream: kinesis.IStream,
+                 function: lambda_.IFunction, key: kms.IKey, batch_size: int = 100,
+                 retry_attempts: int = 3, max_record_age: Duration = Duration.hours(1),
+                 max_batching_window: Duration = Duration.seconds(1),
+                 iterator_age_alarm: Duration = Duration.minutes(5),
+                 alarm_topic: sns.ITopic | None = None) -> None:
+        super().__init__(scope, id)
+        if not 1 <= batch_size <= 10000:
+            raise ValueError(f"StreamConsumer batch_size={batch_size!r}: allowed 1 to 10000")
+        if not 0 <= retry_attempts <= 10000:
+            raise ValueError(f"StreamConsumer retry_attempts={retry_attempts!r}: allowed 0 to 10000")
+        if not 60 <= max_record_age.to_seconds() <= 604800:
+            raise ValueError("StreamConsumer max_record_age: allowed 1 minute to 7 days")
+
+        self.dead_letter_queue = sqs.Queue(
+            self, "FailedBatches", encryption=sqs.QueueEncryption.KMS, encryption_master_key=key,
+            enforce_ssl=True, retention_period=Duration.days(14))
+        acknowledge(self.dead_letter_queue, "SQS3",
+                    "This queue is itself the on-failure destination of the event source "
+                    "mapping; it holds the metadata of batches that exhausted their retries")
+        function.add_event_source(KinesisEventSource(
+            stream, starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+            batch_size=batch_size, max_batching_window=max_batching_window,
+            bisect_batch_on_error=True, retry_attempts=retry_attempts,
+            max_record_age=max_record_age, report_batch_item_failures=True,
+            on_failure=SqsDlq(self.dead_letter_queue)))
+        if function.role is not None:  # SqsDlq grants the encrypted queue's key by families
+            acknowledge_kms_grant_families(function.role)
+
+        self.iterator_age_alarm = alarm_when(
+            self, "IteratorAge", topic=alarm_topic, above=iterator_age_alarm.to_milliseconds(),
+            metric=function.metric("IteratorAge", statistic="Maximum", period=Duration.minutes(1)),
+            periods=5, description="The consumer is falling behind the stream")
+        self.dead_letter_alarm = alarm_when(
+            self, "FailedBatchesWaiting", topic=alarm_topic, above=0,
+            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=FIVE_MINUTES, statistic="Maximum"),
+            description="Records exhausted their retries and wait in the failure queue")
+        self.errors_alarm = alarm_when(
+            self, "Errors", topic=alarm_topic, above=0,
+            metric=function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
+            description="The consumer function raised errors")
+        self.throttles_alarm = alarm_when(
+            self, "Throttles", topic=alarm_topic, above=0,
+            metric=function.metric_throttles(period=FIVE_MINUTES, statistic="Sum"),
+            description="The consumer function was throttled")
+        self.alarms: list[cloudwatch.Alarm] = [self.iterator_age_alarm, self.dead_letter_alarm,
+                                               self.errors_alarm, self.throttles_alarm]

@@ -1,0 +1,57 @@
+"""FirehoseParquet: access logs -> Lambda transform -> Parquet on S3 with a Glue schema."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from refarch.constructs.alarms import FIVE_MINUTES, alarm_when, ops_topic
+from refarch.constructs.buckets import secure_bucket
+from refarch.constructs.firehose_parquet import FirehoseToParquet
+from refarch.constructs.glue_table import DatePartitionedParquetTable, glue_database
+from refarch.constructs.lifecycle import removal_policy
+from refarch.constructs.python_function import PythonFunction
+from refarch.lambda_code import load_lambda_module
+from refarch.paths import LAMBDA_ROOT
+
+TABLE_PREFIX = "access_logs/"
+
+
+def access_log_columns() -> tuple[tuple[str, str], ...]:
+    """The Glue columns, as the transform Lambda declares them (one source of truth)."""
+    return load_lambda_module("log_transform", "log_transform_parse").COLUMNS
+
+
+class FirehoseParquetStack(Stack):
+    def __init__(self, scope: Construct, id: str, *, data_key: kms.IKey, access_logs: s3.IBucket,
+                 retain_data: bool, log_retention_days: int, powertools_layer_version: int,
+                 database_name: str, buffer_mb: int, **kwargs) -> None:
+        super().__init__(scope, id, **kwargs)
+        removal = removal_policy(retain=retain_data)
+        self.ops_topic = ops_topic(self, "OpsTopic", key=data_key)
+        self.bucket = secure_bucket(self, "Logs", key=data_key, access_logs=access_logs,
+                                    retain=retain_data)
+        self.database = glue_database(self, "Database", name=database_name,
+                                      description="refarch web access logs as Parquet")
+        self.table = DatePartitionedParquetTable(
+            self, "AccessLogs", database=self.database, name="access_logs",
+            columns=access_log_columns(), bucket=self.bucket, prefix=TABLE_PREFIX,
+            description="Apache access logs converted to Parquet by Firehose")
+        self.transform = PythonFunction(
+            self, "Transform", source=LAMBDA_ROOT / "log_transform", handler="log_transform.handler",
+            key=data_key, log_retention_days=log_retention_days, removal_policy=removal,
+            powertools_layer_version=powertools_layer_version, memory_mb=1024,
+            timeout=Duration.minutes(3))
+        self.delivery = FirehoseToParquet(
+            self, "Delivery", bucket=self.bucket, key=data_key, table=self.table,
+            table_prefix=TABLE_PREFIX, processor=self.transform.function,
+            log_retention_days=log_retention_days, removal_policy=removal, buffer_mb=buffer_mb,
+            alarm_topic=self.ops_topic)
+        self.failed_lines_alarm = alarm_when(
+            self, "UnparsedLines", topic=self.ops_topic, above=0,
+            metric=cloudwatch.Metric(namespace="refarch", metric_name="RecordsFailed", statistic="Sum",
+                                     period=FIVE_MINUTES, dimensions_map={"service": "log_transform"}),
+            description="Log lines did not parse; they are under errors/processing-failed/")

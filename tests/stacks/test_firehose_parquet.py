@@ -1,0 +1,118 @@
+"""FirehoseParquet: what the synthesized template promises."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk.assertions import Template
+
+from refarch.lambda_code import load_lambda_module
+
+COLUMNS = load_lambda_module("log_transform", "log_transform_parse").COLUMNS
+
+
+@pytest.fixture(scope="module")
+def template(synthesis) -> Template:
+    return Template.from_json(synthesis.template("FirehoseParquet"))
+
+
+@pytest.fixture(scope="module")
+def destination(template) -> dict:
+    (stream,) = template.find_resources("AWS::KinesisFirehose::DeliveryStream").values()
+    return stream["Properties"]["ExtendedS3DestinationConfiguration"]
+
+
+def is_data_key(value) -> bool:
+    return value["Fn::GetStackOutput"]["OutputName"].startswith("PublishOutputFnGetAttDataKey")
+
+
+def test_conversion_is_enabled_against_the_glue_table(template, destination):
+    conversion = destination["DataFormatConversionConfiguration"]
+    assert conversion["Enabled"] is True
+    schema = conversion["SchemaConfiguration"]
+    assert schema["TableName"] == "access_logs"
+    assert schema["DatabaseName"] == {"Ref": "Database"}
+    assert schema["VersionId"] == "LATEST"
+    assert conversion["InputFormatConfiguration"] == {"Deserializer": {"OpenXJsonSerDe": {}}}
+    assert conversion["OutputFormatConfiguration"] == {
+        "Serializer": {"ParquetSerDe": {"Compression": "SNAPPY"}}}
+
+
+def test_buffering_is_at_least_64_mb(destination):
+    assert destination["BufferingHints"]["SizeInMBs"] >= 64
+    assert destination["CompressionFormat"] == "UNCOMPRESSED"  # required with conversion
+
+
+def test_lambda_processor_is_configured(destination):
+    (processor,) = destination["ProcessingConfiguration"]["Processors"]
+    params = {p["ParameterName"]: p["ParameterValue"] for p in processor["Parameters"]}
+    assert processor["Type"] == "Lambda"
+    assert params["LambdaArn"]["Fn::GetAtt"][0].startswith("TransformFunction")
+    assert params["NumberOfRetries"] == "3"
+
+
+def test_output_is_date_partitioned_with_an_error_prefix_keeping_the_failure_type(destination):
+    assert destination["Prefix"] == "access_logs/dt=!{timestamp:yyyy-MM-dd}/"
+    assert destination["ErrorOutputPrefix"] == "errors/!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/"
+
+
+def test_source_records_are_backed_up_raw(destination):
+    assert destination["S3BackupMode"] == "Enabled"
+    backup = destination["S3BackupConfiguration"]
+    assert backup["Prefix"] == "raw/dt=!{timestamp:yyyy-MM-dd}/"
+    assert backup["CompressionFormat"] == "GZIP"
+
+
+def test_everything_is_encrypted_with_the_baseline_key(template, destination):
+    (stream,) = template.find_resources("AWS::KinesisFirehose::DeliveryStream").values()
+    sse = stream["Properties"]["DeliveryStreamEncryptionConfigurationInput"]
+    assert sse["KeyType"] == "CUSTOMER_MANAGED_CMK" and is_data_key(sse["KeyARN"])
+    assert is_data_key(destination["EncryptionConfiguration"]["KMSEncryptionConfig"]["AWSKMSKeyARN"])
+    backup = destination["S3BackupConfiguration"]["EncryptionConfiguration"]
+    assert is_data_key(backup["KMSEncryptionConfig"]["AWSKMSKeyARN"])
+    (bucket,) = template.find_resources("AWS::S3::Bucket").values()
+    default = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert is_data_key(default["ServerSideEncryptionByDefault"]["KMSMasterKeyID"])
+
+
+def test_delivery_errors_are_logged_to_cloudwatch(destination):
+    assert destination["CloudWatchLoggingOptions"]["Enabled"] is True
+
+
+def test_glue_columns_equal_the_python_declaration(template):
+    (table,) = template.find_resources("AWS::Glue::Table").values()
+    descriptor = table["Properties"]["TableInput"]["StorageDescriptor"]
+    assert tuple((c["Name"], c["Type"]) for c in descriptor["Columns"]) == COLUMNS
+    assert table["Properties"]["TableInput"]["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]
+    assert descriptor["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
+
+
+def test_table_projects_its_date_partitions(template):
+    (table,) = template.find_resources("AWS::Glue::Table").values()
+    params = table["Properties"]["TableInput"]["Parameters"]
+    assert params["projection.enabled"] == "true"
+    assert params["projection.dt.type"] == "date"
+
+
+def test_firehose_role_reads_only_this_table_and_invokes_only_the_transform(template):
+    policies = template.find_resources("AWS::IAM::Policy")
+    (policy,) = [p for k, p in policies.items() if k.startswith("DeliveryRole")]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    glue = next(s for s in statements if "glue:GetTable" in s["Action"])
+    assert len(glue["Resource"]) == 3  # catalog, database, table
+    invoke = next(s for s in statements if "lambda:InvokeFunction" in s["Action"])
+    assert invoke["Resource"]["Fn::GetAtt"][0].startswith("TransformFunction")
+
+
+def test_transform_may_reingest_into_its_own_stream_only(template):
+    policies = template.find_resources("AWS::IAM::Policy")
+    (policy,) = [p for k, p in policies.items() if k.startswith("TransformRole")]
+    (put,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"]
+              if s["Action"] == "firehose:PutRecordBatch"]
+    assert put["Resource"] == ("arn:aws:firehose:us-east-1:123456789012:"
+                               "deliverystream/refarch-dev-FirehoseParquet-Delivery")
+
+
+def test_alarms_watch_freshness_delivery_conversion_and_the_transform(template):
+    metrics = sorted(a["Properties"]["MetricName"] for a in template.find_resources("AWS::CloudWatch::Alarm").values())
+    assert metrics == ["DeliveryToS3.DataFreshness", "DeliveryToS3.Success", "Errors",
+                       "ExecuteProcessing.Success", "FailedConversion.Records", "RecordsFailed"]
