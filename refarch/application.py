@@ -13,6 +13,7 @@ from refarch.config import Settings, settings_from_context
 from refarch.constructs.nag import acknowledge_cdk_providers
 from refarch.paths import PROJECT_ROOT
 from refarch.patterns import BASELINE
+from refarch.stacks.batch_data_lake import BatchDataLakeStack
 from refarch.stacks.firehose_parquet import FirehoseParquetStack
 from refarch.stacks.iot_telemetry import IotTelemetryStack
 from refarch.stacks.security_baseline import SecurityBaselineStack
@@ -53,6 +54,11 @@ def build_stacks(app: App, settings: Settings) -> dict[str, Stack]:
             database_name=settings.firehose.database, buffer_mb=settings.firehose.buffer_mb,
             description="refarch: Firehose -> Lambda transform -> Parquet on S3 with a Glue schema",
             **shared)
+    if "BatchDataLake" in settings.patterns:
+        stacks["BatchDataLake"] = BatchDataLakeStack(
+            app, "BatchDataLake", stack_name=name("BatchDataLake"), settings=settings.lake,
+            access_logs=baseline.access_logs_bucket,
+            description="refarch: S3 zones -> Glue crawler and Spark ETL -> Athena", **shared)
 
     for stack in stacks.values():
         acknowledge_cdk_providers(stack)

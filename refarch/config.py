@@ -20,7 +20,7 @@ from refarch.lambda_code import load_lambda_module
 from refarch.patterns import PATTERN_NAMES
 from refarch.setting_parsers import (
     SettingError, parse_choice, parse_cidr, parse_float, parse_int, parse_int_choice, parse_names,
-    parse_identifier, parse_threshold_rules,
+    parse_glue_cron, parse_identifier, parse_threshold_rules,
 )
 from refarch.sizing import (
     DEFAULT_PUT_UNITS_PER_MILLION_USD, DEFAULT_SHARD_HOUR_USD, StreamLoad, shards_for,
@@ -91,6 +91,19 @@ class FirehoseSettings:
 
 
 @dataclass(frozen=True)
+class LakeSettings:
+    """BatchDataLake: catalog, schedule, job size, lifecycle and query guard rails."""
+
+    database: str = "refarch_lake"
+    crawl_schedule: str = "cron(0 2 * * ? *)"  # daily at 02:00 UTC
+    worker_type: str = "G.1X"
+    workers: int = 2
+    raw_to_infrequent_days: int = 30
+    raw_to_glacier_days: int = 90
+    bytes_scanned_cutoff_mb: int = 10240
+
+
+@dataclass(frozen=True)
 class Settings:
     stage: str = "dev"
     patterns: tuple[str, ...] = PATTERN_NAMES
@@ -100,6 +113,7 @@ class Settings:
     baseline: BaselineSettings = field(default_factory=BaselineSettings)
     iot: IotSettings = field(default_factory=IotSettings)
     firehose: FirehoseSettings = field(default_factory=FirehoseSettings)
+    lake: LakeSettings = field(default_factory=LakeSettings)
 
     @property
     def retains_data(self) -> bool:
@@ -133,9 +147,17 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "iot_put_units_per_million_usd": lambda k, v: parse_float(k, v, 0, 10),
     "firehose_database": lambda k, v: parse_identifier(k, v, max_length=64),
     "firehose_buffer_mb": lambda k, v: parse_int(k, v, 64, 128),  # conversion needs >= 64 MB
+    "lake_database": lambda k, v: parse_identifier(k, v, max_length=64),
+    "lake_crawl_schedule": lambda k, v: parse_glue_cron(k, v),
+    "lake_worker_type": lambda k, v: parse_choice(k, v, ("G.1X", "G.2X", "G.4X", "G.8X")),
+    "lake_workers": lambda k, v: parse_int(k, v, 2, 299),
+    "lake_raw_to_infrequent_days": lambda k, v: parse_int(k, v, 30, 3650),  # S3: IA after >= 30 days
+    "lake_raw_to_glacier_days": lambda k, v: parse_int(k, v, 31, 3650),
+    "lake_bytes_scanned_cutoff_mb": lambda k, v: parse_int(k, v, 10, 10_000_000),  # Athena: >= 10 MB
 }
 # prefix -> (Settings field, dataclass)
-_GROUPS = {"iot_": ("iot", IotSettings), "firehose_": ("firehose", FirehoseSettings)}
+_GROUPS = {"iot_": ("iot", IotSettings), "firehose_": ("firehose", FirehoseSettings),
+           "lake_": ("lake", LakeSettings)}
 
 SETTING_NAMES = tuple(_PARSERS)
 
@@ -156,6 +178,9 @@ def settings_from_context(context: Mapping[str, Any], environ: Mapping[str, str]
     baseline_fields = BaselineSettings.__dataclass_fields__
     groups["baseline"] = BaselineSettings(**{k: v for k, v in values.items() if k in baseline_fields})
     top = {k: v for k, v in values.items() if k not in baseline_fields}
+    if groups["lake"].raw_to_glacier_days <= groups["lake"].raw_to_infrequent_days:
+        raise SettingError("lake_raw_to_glacier_days", groups["lake"].raw_to_glacier_days,
+                           f"more than lake_raw_to_infrequent_days ({groups['lake'].raw_to_infrequent_days})")
     account = environ.get("CDK_DEFAULT_ACCOUNT") or DUMMY_ACCOUNT
     region = environ.get("CDK_DEFAULT_REGION") or DUMMY_REGION
     return Settings(**top, **groups, account=account, region=region)

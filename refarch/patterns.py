@@ -45,6 +45,15 @@ PATTERNS: tuple[Pattern, ...] = (
          "S3 output in dt=YYYY-MM-DD partitions, errors/ prefix, raw/ source backup",
          "Glue database and table with partition projection; alarms"),
     ),
+    Pattern(
+        "BatchDataLake",
+        "Batch lake: raw CSV curated to partitioned Parquet by Spark, queried by Athena",
+        ("raw and curated S3 zones with tiering lifecycles",
+         "Glue database, raw-zone crawler, security configuration (KMS for S3, logs, bookmarks)",
+         "Glue 5.0 Spark job jobs/glue/trades_etl.py: dedupe, cast, reject with reasons",
+         "workflow: scheduled crawl -> ETL -> register rejected-row partitions",
+         "Athena workgroup (enforced, engine v3, encrypted results, scan cutoff) and named queries"),
+    ),
 )
 
 PATTERN_NAMES: tuple[str, ...] = tuple(p.name for p in PATTERNS)

@@ -97,6 +97,17 @@ def parse_identifier(setting: str, raw: Any, *, max_length: int) -> str:
     return value
 
 
+_GLUE_CRON = re.compile(r"^cron\((\S+ ){5}\S+\)$")
+
+
+def parse_glue_cron(setting: str, raw: Any) -> str:
+    """A Glue/EventBridge cron expression with six fields, e.g. cron(0 2 * * ? *)."""
+    value = str(raw).strip()
+    if not _GLUE_CRON.match(value):
+        raise SettingError(setting, raw, "a cron expression with six fields, like cron(0 2 * * ? *)")
+    return value
+
+
 _RULE = re.compile(r"^\s*([a-z][a-z0-9_]*)\s*(>=|<=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
 
 

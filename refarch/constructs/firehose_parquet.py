@@ -14,7 +14,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from refarch.constructs.alarms import FIVE_MINUTES, alarm_when
-from refarch.constructs.glue_table import DatePartitionedParquetTable
+from refarch.constructs.glue_table import PartitionedParquetTable
 from refarch.constructs.logs import encrypted_log_group
 from refarch.constructs.nag import acknowledge, logical_id
 
@@ -32,7 +32,7 @@ class FirehoseToParquet(Construct):
     """
 
     def __init__(self, scope: Construct, id: str, *, bucket: s3.IBucket, key: kms.IKey,
-                 table: DatePartitionedParquetTable, table_prefix: str, processor: lambda_.IFunction,
+                 table: PartitionedParquetTable, table_prefix: str, processor: lambda_.IFunction,
                  log_retention_days: int, removal_policy: RemovalPolicy,
                  buffer_mb: int = 128, buffer_interval: Duration = Duration.seconds(300),
                  processor_buffer_mb: int = 1, alarm_topic: sns.ITopic | None = None) -> None:
@@ -117,7 +117,7 @@ class FirehoseToParquet(Construct):
             actions=["firehose:PutRecordBatch"], resources=[self.delivery_stream_arn]))
         self.alarms = self._alarms(processor, alarm_topic, buffer_interval)
 
-    def _role(self, bucket: s3.IBucket, key: kms.IKey, table: DatePartitionedParquetTable,
+    def _role(self, bucket: s3.IBucket, key: kms.IKey, table: PartitionedParquetTable,
               processor: lambda_.IFunction) -> iam.Role:
         role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("firehose.amazonaws.com"),
                         description="Firehose: invoke the processor, read the schema, write S3")

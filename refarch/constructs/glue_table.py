@@ -25,23 +25,23 @@ def glue_database(scope: Construct, id: str, *, name: str, description: str) -> 
         name=name, description=description))
 
 
-class DatePartitionedParquetTable(Construct):
-    """External Parquet table partitioned by a `dt=YYYY-MM-DD` key.
+class PartitionedParquetTable(Construct):
+    """External Parquet table partitioned by a `YYYY-MM-DD` date key (`dt=` by default).
 
-    Partition projection lets Athena find partitions from the date range without a
-    crawler or MSCK REPAIR, so data written by Firehose is queryable at once.
+    With `projected`, Athena finds partitions from the date range without a crawler or
+    MSCK REPAIR, so data written by Firehose or a job is queryable at once.
     """
 
     def __init__(self, scope: Construct, id: str, *, database: glue.CfnDatabase, name: str,
                  columns: Sequence[tuple[str, str]], bucket: s3.IBucket, prefix: str,
                  partition_key: str = "dt", first_partition: str = "2024-01-01",
-                 description: str = "") -> None:
+                 projected: bool = True, description: str = "") -> None:
         super().__init__(scope, id)
         _validate_columns(name, columns, partition_key)
         if not _NAME.match(name):
-            raise ValueError(f"DatePartitionedParquetTable name={name!r}: lower-case letters, digits and _")
+            raise ValueError(f"PartitionedParquetTable name={name!r}: lower-case letters, digits and _")
         if not prefix.endswith("/") or prefix.startswith("/"):
-            raise ValueError(f"DatePartitionedParquetTable prefix={prefix!r}: like 'logs/'")
+            raise ValueError(f"PartitionedParquetTable prefix={prefix!r}: like 'logs/'")
         stack = Stack.of(self)
         self.columns = tuple(columns)
         self.name = name
@@ -50,16 +50,8 @@ class DatePartitionedParquetTable(Construct):
         self.table = glue.CfnTable(self, "Table", catalog_id=stack.account, database_name=database.ref,
                                    table_input=glue.CfnTable.TableInputProperty(
             name=name, description=description, table_type="EXTERNAL_TABLE",
-            parameters={
-                "classification": "parquet", "parquet.compression": "SNAPPY",
-                "projection.enabled": "true",
-                f"projection.{partition_key}.type": "date",
-                f"projection.{partition_key}.format": "yyyy-MM-dd",
-                f"projection.{partition_key}.range": f"{first_partition},NOW",
-                f"projection.{partition_key}.interval": "1",
-                f"projection.{partition_key}.interval.unit": "DAYS",
-                "storage.location.template": f"{location}{partition_key}=${{{partition_key}}}/",
-            },
+            parameters={"classification": "parquet", "parquet.compression": "SNAPPY",
+                        **(_date_projection(partition_key, first_partition, location) if projected else {})},
             partition_keys=[glue.CfnTable.ColumnProperty(name=partition_key, type="string")],
             storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
                 location=location,
@@ -72,6 +64,18 @@ class DatePartitionedParquetTable(Construct):
         self.table_arn = stack.format_arn(service="glue", resource="table", resource_name=f"{database.ref}/{name}")
         self.database_arn = stack.format_arn(service="glue", resource="database", resource_name=database.ref)
         self.catalog_arn = stack.format_arn(service="glue", resource="catalog")
+
+
+def _date_projection(key: str, first: str, location: str) -> dict[str, str]:
+    return {
+        "projection.enabled": "true",
+        f"projection.{key}.type": "date",
+        f"projection.{key}.format": "yyyy-MM-dd",
+        f"projection.{key}.range": f"{first},NOW",
+        f"projection.{key}.interval": "1",
+        f"projection.{key}.interval.unit": "DAYS",
+        "storage.location.template": f"{location}{key}=${{{key}}}/",
+    }
 
 
 def _validate_columns(table: str, columns: Sequence[tuple[str, str]], partition_key: str) -> None:

@@ -1,5 +1,7 @@
 """cdk-nag acknowledgements with reasons, in one place per kind of finding."""
 
+from typing import Any
+
 from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
 from constructs import IConstruct
 
@@ -22,6 +24,29 @@ def logical_id(construct: IConstruct) -> str:
     """The logical id cdk-nag uses to name a resource in finding ids like `<Id.Arn>/*`."""
     element = construct if isinstance(construct, CfnElement) else construct.node.default_child
     return Stack.of(construct).get_logical_id(element)
+
+
+def acknowledge_resource(construct: IConstruct, resource: Any, reason: str) -> None:
+    """Acknowledge the wildcard-resource finding for `resource` (an ARN, maybe with tokens)."""
+    acknowledge(construct, f"IAM5[Resource::{rendered(construct, resource)}]", reason)
+
+
+def rendered(scope: IConstruct, value: Any) -> str:
+    """A value as cdk-nag prints it in finding ids: `<Logical.Arn>`, `<AWS::Region>`."""
+    return _render(Stack.of(scope).resolve(value))
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(_render(part) for part in parts)
+    if "Ref" in value:
+        return f"<{value['Ref']}>"
+    if "Fn::GetAtt" in value:
+        return f"<{value['Fn::GetAtt'][0]}.{value['Fn::GetAtt'][1]}>"
+    raise ValueError(f"cannot render {value!r} the way cdk-nag names resources")
 
 
 # Singleton Lambda providers that aws-cdk-lib adds on its own, and why their findings

@@ -40,7 +40,11 @@ def run_demo(context: Mapping[str, Any], *, outdir: str, console: Console) -> bo
             ok = False
             continue
         for line in report.summary_lines():
-            console.print(line)
+            console.print(line, markup=False)
+        for query in getattr(report, "queries", ()):  # SQL results, a few rows each
+            console.print(f"  {query.name}:", markup=False)
+            for line in query.preview(5):
+                console.print(f"    {line}", markup=False)
         console.print(f"[dim]({time.perf_counter() - started:.1f} s)[/]")
     console.rule("result")
     console.print("[green]demo passed[/]" if ok else "[red]demo found problems[/]")
@@ -57,10 +61,16 @@ def _iot(settings):
     return run_iot_telemetry(devices=50, readings_per_device=20)
 
 
+def _lake(settings):
+    from refarch.local.data_lake import run_data_lake
+    return run_data_lake(2000)
+
+
 # Each pattern's local run at its demo size; the tests call the same functions smaller.
 LOCAL_RUNS: dict[str, Callable[[Any], Any]] = {
     "IotTelemetry": _iot,
     "FirehoseParquet": _firehose,
+    "BatchDataLake": _lake,
 }
 
 

@@ -11,7 +11,7 @@ from constructs import Construct
 from refarch.constructs.alarms import FIVE_MINUTES, alarm_when, ops_topic
 from refarch.constructs.buckets import secure_bucket
 from refarch.constructs.firehose_parquet import FirehoseToParquet
-from refarch.constructs.glue_table import DatePartitionedParquetTable, glue_database
+from refarch.constructs.glue_table import PartitionedParquetTable, glue_database
 from refarch.constructs.lifecycle import removal_policy
 from refarch.constructs.python_function import PythonFunction
 from refarch.lambda_code import load_lambda_module
@@ -36,7 +36,7 @@ class FirehoseParquetStack(Stack):
                                     retain=retain_data)
         self.database = glue_database(self, "Database", name=database_name,
                                       description="refarch web access logs as Parquet")
-        self.table = DatePartitionedParquetTable(
+        self.table = PartitionedParquetTable(
             self, "AccessLogs", database=self.database, name="access_logs",
             columns=access_log_columns(), bucket=self.bucket, prefix=TABLE_PREFIX,
             description="Apache access logs converted to Parquet by Firehose")

@@ -1,0 +1,337 @@
+"""Glue job: raw trade CSV -> validated, de-duplicated Parquet partitioned by trade_date.
+
+Plain PySpark (no `awsglue` import), so the same script runs on Glue 5.0 (Spark 3.5) and on
+local Spark in the tests.
+
+Arguments (Glue passes them as `--name value`; anything else Glue adds is ignored):
+  --source_path    raw CSV prefix, read recursively (header: trade_id, symbol, side,
+                   quantity, price, trade_ts)
+  --target_path    curated Parquet, Hive-style `trade_date=YYYY-MM-DD/` folders (table `trades`)
+  --quality_path   where the run's data-quality summary goes: <quality_path>/<JOB_NAME>/<run id>.json
+  --rejected_path  optional; rejected rows with their reason (table `trades_rejected`),
+                   default: the target path with `_rejected` appended (s3://b/trades/ -> s3://b/trades_rejected/)
+  --JOB_NAME, --JOB_RUN_ID  set by Glue; name the summary file (defaults: trades_etl, a UTC timestamp)
+
+What happens to each raw row (every row read ends up in exactly one of three places):
+  written    valid, and the first row of its trade_id (curated Parquet)
+  duplicate  valid, and equal after normalisation (same instant, same decimal price, side
+             and symbol upper-cased) to the row kept for its trade_id: a re-delivery. Counted
+             in the summary as duplicates_removed, not kept anywhere.
+  rejected   with one reason, the first failing check in this order:
+               malformed_row       wrong number of fields (the raw line is kept)
+               missing_trade_id    empty trade_id
+               bad_symbol          not 1-10 of [A-Z.] after upper-casing
+               bad_side            not BUY or SELL (any case)
+               bad_quantity        not a whole number > 0 (at most 18 digits)
+               bad_price           not a decimal > 0 that fits decimal(18,4) exactly
+               bad_timestamp       not ISO-8601 with a zone (Z or +hh:mm), or not a real instant
+               duplicate_trade_id  valid, but its trade_id was already kept with different
+                                   values: the earliest trade_ts wins (ties: symbol, side,
+                                   quantity, price), later versions are rejected for review.
+Invalid rows are never de-duplicated: the rejected output shows every bad row that arrived.
+
+Idempotence: both outputs are written with dynamic partition overwrite, so a rerun replaces
+the trade_date partitions it touches and leaves the others alone. The contract that makes
+this correct: a run's source holds every row of each trade date it contains (reprocess the
+raw prefix of those days, not a subset of their files). Glue job bookmarks are not used
+(the script reads with plain Spark), so `--job-bookmark-option job-bookmark-disable`.
+Rejected rows are partitioned by the trade_date of their timestamp; rows without a usable
+timestamp go to the null partition (`trade_date=__HIVE_DEFAULT_PARTITION__`, NULL in Athena),
+which each run that has such rows replaces.
+
+The summary (JSON) carries rows_read, rows_written, duplicates_removed, rows_rejected,
+rejected_by_reason and rows per written partition; rows_read == rows_written +
+duplicates_removed + rows_rejected is checked before anything is written, and the job fails
+if it does not hold.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
+
+log = logging.getLogger("trades_etl")
+
+RAW_COLUMNS = ("trade_id", "symbol", "side", "quantity", "price", "trade_ts")
+MALFORMED_COLUMN = "malformed_record"
+RAW_SCHEMA = StructType([StructField(name, StringType()) for name in (*RAW_COLUMNS, MALFORMED_COLUMN)])
+
+CURATED_COLUMNS = ("trade_id", "symbol", "side", "quantity", "price", "trade_ts", "trade_date")
+REJECTED_COLUMNS = (*RAW_COLUMNS, MALFORMED_COLUMN, "reason", "trade_date")
+PARTITION_COLUMN = "trade_date"
+
+# Reasons in the order they are checked; a row gets the first that applies.
+REASONS = ("malformed_row", "missing_trade_id", "bad_symbol", "bad_side", "bad_quantity",
+           "bad_price", "bad_timestamp", "duplicate_trade_id")
+
+WRITTEN, DUPLICATE, REJECTED = "written", "duplicate", "rejected"
+
+SYMBOL_PATTERN = r"^[A-Z.]{1,10}$"
+QUANTITY_PATTERN = r"^[0-9]{1,18}$"                      # fits a bigint
+PRICE_PATTERN = r"^[0-9]{1,14}(\.[0-9]{1,4})?$"          # fits decimal(18,4) without rounding
+TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+TIMESTAMP_FORMAT = "yyyy-MM-dd'T'HH:mm:ss[.SSSSSS]XXX"
+
+
+# --- arguments -------------------------------------------------------------------------
+
+class JobArgumentError(ValueError):
+    """A required job argument is missing or empty."""
+
+
+@dataclass(frozen=True)
+class JobArgs:
+    source_path: str
+    target_path: str
+    quality_path: str
+    rejected_path: str
+    job_name: str
+    run_id: str
+
+    @property
+    def summary_path(self) -> str:
+        return f"{self.quality_path.rstrip('/')}/{self.job_name}/{self.run_id}.json"
+
+
+REQUIRED_ARGS = ("source_path", "target_path", "quality_path")
+
+
+def parse_args(argv: Sequence[str]) -> JobArgs:
+    """Read Glue-style `--name value` (or `--name=value`) pairs; unknown names are ignored.
+
+    A name followed directly by another `--name` (a bare flag) has the value "true".
+    `argv` excludes the script name (pass sys.argv[1:]).
+    """
+    values: dict[str, str] = {}
+    tokens = list(argv)
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        index += 1
+        if not token.startswith("--"):
+            continue   # a stray positional value: Glue passes none, so ignore it
+        name, has_value, value = token[2:].partition("=")
+        if not has_value:
+            if index < len(tokens) and not tokens[index].startswith("--"):
+                value = tokens[index]
+                index += 1
+            else:
+                value = "true"
+        values[name] = value
+    missing = [name for name in REQUIRED_ARGS if not values.get(name, "").strip()]
+    if missing:
+        raise JobArgumentError("missing job argument(s): " + ", ".join(f"--{name}" for name in missing))
+    target = values["target_path"].strip()
+    rejected = values.get("rejected_path", "").strip() or target.rstrip("/") + "_rejected/"
+    if rejected.rstrip("/") == target.rstrip("/"):
+        raise JobArgumentError(f"--rejected_path {rejected} must differ from --target_path {target}")
+    return JobArgs(
+        source_path=values["source_path"].strip(), target_path=target,
+        quality_path=values["quality_path"].strip(), rejected_path=rejected,
+        job_name=values.get("JOB_NAME", "").strip() or "trades_etl",
+        run_id=values.get("JOB_RUN_ID", "").strip() or datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ"))
+
+
+# --- the transformation ----------------------------------------------------------------
+
+def read_raw(spark: SparkSession, source_path: str) -> DataFrame:
+    """Every field as a string (we judge the values, not the CSV reader); wrong field
+    counts land in `malformed_record`; a header that is not RAW_COLUMNS fails the read."""
+    return (spark.read.schema(RAW_SCHEMA)
+            .option("header", True)
+            .option("enforceSchema", False)          # check the header's names against the schema
+            .option("mode", "PERMISSIVE")
+            .option("columnNameOfCorruptRecord", MALFORMED_COLUMN)
+            .option("recursiveFileLookup", True)     # any folder layout under the prefix
+            .csv(source_path))
+
+
+def _typed(raw: DataFrame) -> DataFrame:
+    """Adds the normalised, typed value of each field (null where it does not parse) and the
+    row's reason (null for a valid row)."""
+    trimmed = {name: F.trim(F.col(name)) for name in RAW_COLUMNS}
+    symbol = F.upper(trimmed["symbol"])
+    side = F.upper(trimmed["side"])
+    quantity_ok = trimmed["quantity"].rlike(QUANTITY_PATTERN)
+    price_ok = trimmed["price"].rlike(PRICE_PATTERN)
+    ts_ok = trimmed["trade_ts"].rlike(TIMESTAMP_PATTERN)
+    typed = raw.select(
+        *RAW_COLUMNS, MALFORMED_COLUMN,
+        F.when(F.length(trimmed["trade_id"]) > 0, trimmed["trade_id"]).alias("t_trade_id"),
+        F.when(symbol.rlike(SYMBOL_PATTERN), symbol).alias("t_symbol"),
+        F.when(side.isin("BUY", "SELL"), side).alias("t_side"),
+        F.when(quantity_ok, trimmed["quantity"].cast("bigint")).alias("t_quantity"),
+        F.when(price_ok, trimmed["price"].cast("decimal(18,4)")).alias("t_price"),
+        F.when(ts_ok, F.try_to_timestamp(trimmed["trade_ts"], F.lit(TIMESTAMP_FORMAT))).alias("t_trade_ts"),
+    )
+    reason = (
+        F.when(F.col(MALFORMED_COLUMN).isNotNull(), F.lit("malformed_row"))
+        .when(F.col("t_trade_id").isNull(), F.lit("missing_trade_id"))
+        .when(F.col("t_symbol").isNull(), F.lit("bad_symbol"))
+        .when(F.col("t_side").isNull(), F.lit("bad_side"))
+        .when(F.col("t_quantity").isNull() | (F.col("t_quantity") <= 0), F.lit("bad_quantity"))
+        .when(F.col("t_price").isNull() | (F.col("t_price") <= 0), F.lit("bad_price"))
+        .when(F.col("t_trade_ts").isNull(), F.lit("bad_timestamp"))
+    )
+    # trade_date is the UTC day; the session time zone is UTC (see configure_session).
+    return typed.withColumn("reason", reason).withColumn(
+        PARTITION_COLUMN, F.date_format("t_trade_ts", "yyyy-MM-dd"))
+
+
+def classify_trades(raw: DataFrame) -> DataFrame:
+    """Each raw row with a `disposition` (written / duplicate / rejected) and a `reason`."""
+    typed = _typed(raw)
+    content = ("t_trade_ts", "t_symbol", "t_side", "t_quantity", "t_price")
+    by_trade = Window.partitionBy("t_trade_id").orderBy(*content)
+    ranked = (typed.where(F.col("reason").isNull())
+              .withColumn("_rank", F.row_number().over(by_trade))
+              .withColumn("_kept", F.first(F.struct(*content)).over(by_trade)))
+    valid = ranked.select(
+        *RAW_COLUMNS, MALFORMED_COLUMN, *(f"t_{name}" for name in RAW_COLUMNS),
+        F.when(F.col("_rank") == 1, F.lit(None).cast("string"))
+         .when(F.struct(*content) == F.col("_kept"), F.lit(None).cast("string"))
+         .otherwise(F.lit("duplicate_trade_id")).alias("reason"),
+        PARTITION_COLUMN,
+        F.when(F.col("_rank") == 1, F.lit(WRITTEN))
+         .when(F.struct(*content) == F.col("_kept"), F.lit(DUPLICATE))
+         .otherwise(F.lit(REJECTED)).alias("disposition"))
+    invalid = typed.where(F.col("reason").isNotNull()).withColumn("disposition", F.lit(REJECTED))
+    return valid.unionByName(invalid)
+
+
+def split_trades(classified: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(curated rows, rejected rows) of a classified frame, in their output columns."""
+    valid = classified.where(F.col("disposition") == WRITTEN).select(
+        *(F.col(f"t_{name}").alias(name) for name in CURATED_COLUMNS[:-1]), PARTITION_COLUMN)
+    rejected = classified.where(F.col("disposition") == REJECTED).select(*REJECTED_COLUMNS)
+    return valid, rejected
+
+
+def clean_trades(raw: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(valid_df, rejected_df): the curated rows and the rejected rows with their reason.
+    Duplicates are in neither; main() counts them from classify_trades."""
+    return split_trades(classify_trades(raw))
+
+
+# --- the data-quality summary ----------------------------------------------------------
+
+class QualityInvariantError(RuntimeError):
+    """The run's counts do not add up: a row was lost or counted twice."""
+
+
+def build_summary(args: JobArgs, rows_read: int, counts: list[tuple[str, str | None, str | None, int]]) -> dict[str, Any]:
+    """The summary from (disposition, reason, trade_date, count) groups."""
+    written = sum(n for disposition, _, _, n in counts if disposition == WRITTEN)
+    duplicates = sum(n for disposition, _, _, n in counts if disposition == DUPLICATE)
+    by_reason: dict[str, int] = {}
+    partitions: dict[str, int] = {}
+    for disposition, reason, trade_date, n in counts:
+        if disposition == REJECTED:
+            by_reason[reason or "unknown"] = by_reason.get(reason or "unknown", 0) + n
+        elif disposition == WRITTEN:
+            partitions[trade_date] = partitions.get(trade_date, 0) + n
+    summary = {
+        "job_name": args.job_name, "run_id": args.run_id,
+        "source_path": args.source_path, "target_path": args.target_path,
+        "rejected_path": args.rejected_path,
+        "rows_read": rows_read, "rows_written": written, "duplicates_removed": duplicates,
+        "rows_rejected": sum(by_reason.values()),
+        "rejected_by_reason": {reason: by_reason[reason] for reason in sorted(by_reason)},
+        "rows_by_trade_date": {day: partitions[day] for day in sorted(partitions)},
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    check_invariant(summary)
+    return summary
+
+
+def check_invariant(summary: dict[str, Any]) -> None:
+    read, written = summary["rows_read"], summary["rows_written"]
+    duplicates, rejected = summary["duplicates_removed"], sum(summary["rejected_by_reason"].values())
+    if read != written + duplicates + rejected:
+        raise QualityInvariantError(
+            f"rows_read {read} != rows_written {written} + duplicates_removed {duplicates}"
+            f" + rejected {rejected} = {written + duplicates + rejected}; nothing was written")
+    if summary["rows_rejected"] != rejected:
+        raise QualityInvariantError(
+            f"rows_rejected {summary['rows_rejected']} != sum of rejected_by_reason {rejected}")
+    if sum(summary["rows_by_trade_date"].values()) != written:
+        raise QualityInvariantError(
+            f"rows_by_trade_date adds up to {sum(summary['rows_by_trade_date'].values())},"
+            f" not rows_written {written}")
+
+
+# --- outputs ---------------------------------------------------------------------------
+
+def _write_partitioned(frame: DataFrame, path: str, *order: str) -> None:
+    # One task (so one file) per trade_date, rows sorted for tight Parquet min/max statistics;
+    # overwrite only the partitions present in `frame`.
+    (frame.repartition(PARTITION_COLUMN)
+     .sortWithinPartitions(PARTITION_COLUMN, *order)
+     .write.mode("overwrite")
+     .option("partitionOverwriteMode", "dynamic")
+     .partitionBy(PARTITION_COLUMN)
+     .parquet(path))
+
+
+def write_text(spark: SparkSession, path: str, text: str) -> None:
+    """Write one small file through Hadoop's FileSystem: S3 on Glue, the local disk here."""
+    jvm = spark.sparkContext._jvm
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+    filesystem = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    filesystem.setWriteChecksum(False)
+    stream = filesystem.create(hadoop_path, True)
+    try:
+        stream.write(bytearray(text.encode("utf-8")))
+    finally:
+        stream.close()
+
+
+def write_outputs(spark: SparkSession, valid: DataFrame, rejected: DataFrame,
+                  summary: dict[str, Any], args: JobArgs) -> str:
+    """Curated and rejected rows (dynamic partition overwrite), then the summary; returns
+    the summary's path. The summary is written last: its presence means the run finished."""
+    _write_partitioned(valid, args.target_path, "symbol", "trade_ts", "trade_id")
+    _write_partitioned(rejected, args.rejected_path, "reason", "trade_id")
+    write_text(spark, args.summary_path, json.dumps(summary, indent=2) + "\n")
+    return args.summary_path
+
+
+# --- the job ---------------------------------------------------------------------------
+
+def configure_session(spark: SparkSession) -> None:
+    # trade_date is the UTC calendar day of trade_ts; Glue's default is UTC too, but say so.
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+
+
+def main(argv: Sequence[str] | None = None, spark: SparkSession | None = None) -> dict[str, Any]:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    spark = spark or SparkSession.builder.appName(args.job_name).getOrCreate()
+    configure_session(spark)
+
+    raw = read_raw(spark, args.source_path)
+    rows_read = raw.count()
+    classified = classify_trades(raw).persist()
+    try:
+        counts = [(r["disposition"], r["reason"], r[PARTITION_COLUMN], r["count"]) for r in
+                  classified.groupBy("disposition", "reason", PARTITION_COLUMN).count().collect()]
+        summary = build_summary(args, rows_read, counts)   # raises before anything is written
+        valid, rejected = split_trades(classified)
+        write_outputs(spark, valid, rejected, summary, args)
+    finally:
+        classified.unpersist()
+    log.info("trades_etl summary: %s", json.dumps(summary))
+    return summary
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    main()

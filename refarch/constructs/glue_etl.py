@@ -1,0 +1,190 @@
+"""Glue crawler and Spark ETL job over a data lake, chained by a scheduled workflow."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from aws_cdk import ArnFormat, Stack
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as assets
+from constructs import Construct
+
+from refarch.constructs.nag import acknowledge, acknowledge_resource
+
+WORKER_TYPES = ("G.1X", "G.2X", "G.4X", "G.8X")
+GLUE_VERSION = "5.0"  # Spark 3.5, Python 3.11
+
+
+class GlueSecurity(Construct):
+    """A Glue security configuration: S3 output, CloudWatch logs and job bookmarks, all KMS."""
+
+    def __init__(self, scope: Construct, id: str, *, key: kms.IKey) -> None:
+        super().__init__(scope, id)
+        self.name = f"{Stack.of(self).stack_name}-{id}"
+        self.configuration = glue.CfnSecurityConfiguration(
+            self, "Configuration", name=self.name,
+            encryption_configuration=glue.CfnSecurityConfiguration.EncryptionConfigurationProperty(
+                s3_encryptions=[glue.CfnSecurityConfiguration.S3EncryptionProperty(
+                    s3_encryption_mode="SSE-KMS", kms_key_arn=key.key_arn)],
+                cloud_watch_encryption=glue.CfnSecurityConfiguration.CloudWatchEncryptionProperty(
+                    cloud_watch_encryption_mode="SSE-KMS", kms_key_arn=key.key_arn),
+                job_bookmarks_encryption=glue.CfnSecurityConfiguration.JobBookmarksEncryptionProperty(
+                    job_bookmarks_encryption_mode="CSE-KMS", kms_key_arn=key.key_arn)))
+
+
+def glue_role(scope: Construct, id: str, *, key: kms.IKey, database: str, description: str) -> iam.Role:
+    """A role for Glue with its own logs and metrics, the key, and this database's catalog."""
+    stack = Stack.of(scope)
+    role = iam.Role(scope, id, assumed_by=iam.ServicePrincipal("glue.amazonaws.com"), description=description)
+    glue_logs = stack.format_arn(service="logs", resource="log-group", resource_name="/aws-glue/*",
+                                 arn_format=ArnFormat.COLON_RESOURCE_NAME)
+    tables = stack.format_arn(service="glue", resource="table", resource_name=f"{database}/*")
+    role.add_to_policy(iam.PolicyStatement(
+        actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"],
+        resources=[glue_logs]))
+    role.add_to_policy(iam.PolicyStatement(actions=["cloudwatch:PutMetricData"], resources=["*"],
+                                           conditions={"StringEquals": {"cloudwatch:namespace": "Glue"}}))
+    role.add_to_policy(iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"],
+                                           resources=[key.key_arn]))
+    role.add_to_policy(iam.PolicyStatement(
+        actions=["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable",
+                 "glue:GetPartition", "glue:GetPartitions", "glue:BatchGetPartition",
+                 "glue:CreatePartition", "glue:BatchCreatePartition", "glue:UpdatePartition",
+                 "glue:BatchUpdatePartition", "glue:GetSecurityConfiguration"],
+        resources=[stack.format_arn(service="glue", resource="catalog"),
+                   stack.format_arn(service="glue", resource="database", resource_name=database),
+                   tables]))
+    acknowledge(role, "IAM5[Resource::*]",
+                "cloudwatch:PutMetricData has no resource type; the statement is limited to the "
+                "Glue metric namespace by condition")
+    acknowledge_resource(role, glue_logs, "Glue names its log groups per job run and security "
+                         "configuration, always under /aws-glue/")
+    acknowledge_resource(role, tables, "Crawlers create the tables they discover, so the names are "
+                         "not known in advance; access stays within this one database")
+    return role
+
+
+class RawZoneCrawler(Construct):
+    """Crawls `bucket/prefix` into `database` on a schedule, under a security configuration."""
+
+    def __init__(self, scope: Construct, id: str, *, bucket: s3.IBucket, prefix: str, database: str,
+                 key: kms.IKey, security: GlueSecurity) -> None:
+        super().__init__(scope, id)
+        self.role = glue_role(self, "Role", key=key, database=database,
+                              description="Glue crawler: read the raw zone, write the catalog")
+        bucket.grant_read(self.role, f"{prefix}*")
+        _acknowledge_prefix_read(self.role, bucket, prefix)
+        self.name = f"{Stack.of(self).stack_name}-{id}"
+        self.crawler = glue.CfnCrawler(
+            self, "Crawler", name=self.name, role=self.role.role_arn, database_name=database,
+            crawler_security_configuration=security.name,
+            targets=glue.CfnCrawler.TargetsProperty(s3_targets=[glue.CfnCrawler.S3TargetProperty(
+                path=f"s3://{bucket.bucket_name}/{prefix}")]),
+            schema_change_policy=glue.CfnCrawler.SchemaChangePolicyProperty(
+                update_behavior="UPDATE_IN_DATABASE", delete_behavior="LOG"),
+            recrawl_policy=glue.CfnCrawler.RecrawlPolicyProperty(recrawl_behavior="CRAWL_NEW_FOLDERS_ONLY"))
+        self.crawler.node.add_dependency(security.configuration)
+
+
+class PartitionCrawler(Construct):
+    """Adds the partitions of one declared table (a catalog target): its schema is left alone."""
+
+    def __init__(self, scope: Construct, id: str, *, database: str, table: str, bucket: s3.IBucket,
+                 prefix: str, key: kms.IKey, security: GlueSecurity) -> None:
+        super().__init__(scope, id)
+        self.role = glue_role(self, "Role", key=key, database=database,
+                              description=f"Glue crawler: register partitions of {table}")
+        bucket.grant_read(self.role, f"{prefix}*")
+        _acknowledge_prefix_read(self.role, bucket, prefix)
+        self.name = f"{Stack.of(self).stack_name}-{id}"
+        self.crawler = glue.CfnCrawler(
+            self, "Crawler", name=self.name, role=self.role.role_arn,
+            crawler_security_configuration=security.name,
+            targets=glue.CfnCrawler.TargetsProperty(catalog_targets=[glue.CfnCrawler.CatalogTargetProperty(
+                database_name=database, tables=[table])]),
+            schema_change_policy=glue.CfnCrawler.SchemaChangePolicyProperty(
+                update_behavior="LOG", delete_behavior="LOG"))
+        self.crawler.node.add_dependency(security.configuration)
+
+
+def _acknowledge_prefix_read(role: iam.Role, bucket: s3.IBucket, prefix: str) -> None:
+    acknowledge_resource(role, bucket.arn_for_objects(f"{prefix}*"),
+                         "The crawler reads every object under the one prefix it catalogues")
+    for action, what in (("s3:GetObject*", "object reads within that prefix"),
+                         ("s3:GetBucket*", "metadata of that one bucket"),
+                         ("s3:List*", "listing that one bucket")):
+        acknowledge(role, f"IAM5[Action::{action}]", f"CDK's read grant: {what} only")
+
+
+class SparkEtlJob(Construct):
+    """A Glue 5.0 Spark job whose script is an asset, with bookmarks, logs and metrics."""
+
+    def __init__(self, scope: Construct, id: str, *, script: Path, database: str, key: kms.IKey,
+                 security: GlueSecurity, arguments: Mapping[str, str], worker_type: str = "G.1X",
+                 workers: int = 2, timeout_minutes: int = 60, max_retries: int = 1) -> None:
+        super().__init__(scope, id)
+        if worker_type not in WORKER_TYPES:
+            raise ValueError(f"SparkEtlJob worker_type={worker_type!r}: allowed {', '.join(WORKER_TYPES)}")
+        if not 2 <= workers <= 299:
+            raise ValueError(f"SparkEtlJob workers={workers!r}: allowed 2 to 299")
+        if not script.is_file():
+            raise ValueError(f"SparkEtlJob script={script}: no such file")
+        self.role = glue_role(self, "Role", key=key, database=database,
+                              description="Glue ETL job: read raw, write curated, update the catalog")
+        self.script = assets.Asset(self, "Script", path=str(script))
+        # The one script object, not the whole bootstrap asset bucket.
+        self.role.add_to_policy(iam.PolicyStatement(
+            actions=["s3:GetObject"],
+            resources=[self.script.bucket.arn_for_objects(self.script.s3_object_key)]))
+        self.name = f"{Stack.of(self).stack_name}-{id}"
+        self.job = glue.CfnJob(
+            self, "Job", name=self.name, role=self.role.role_arn, glue_version=GLUE_VERSION,
+            command=glue.CfnJob.JobCommandProperty(name="glueetl", python_version="3",
+                                                   script_location=self.script.s3_object_url),
+            worker_type=worker_type, number_of_workers=workers, timeout=timeout_minutes,
+            max_retries=max_retries, security_configuration=security.name,
+            execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=1),
+            default_arguments={
+                "--job-bookmark-option": "job-bookmark-enable",
+                "--enable-continuous-cloudwatch-log": "true",
+                "--enable-metrics": "true",
+                "--enable-observability-metrics": "true",
+                **arguments,
+            })
+        self.job.node.add_dependency(security.configuration)
+
+
+class ScheduledCrawlThenEtl(Construct):
+    """A Glue workflow: crawl on a schedule, then run the job when the crawl succeeds."""
+
+    def __init__(self, scope: Construct, id: str, *, crawler: RawZoneCrawler, job: SparkEtlJob,
+                 schedule: str, after_job: PartitionCrawler | None = None) -> None:
+        super().__init__(scope, id)
+        if not (schedule.startswith("cron(") and schedule.endswith(")")):
+            raise ValueError(f"ScheduledCrawlThenEtl schedule={schedule!r}: a Glue cron(...) expression")
+        self.workflow = glue.CfnWorkflow(self, "Workflow", name=f"{Stack.of(self).stack_name}-{id}",
+                                         description="Crawl the raw zone, then curate it", max_concurrent_runs=1)
+        self.start = glue.CfnTrigger(
+            self, "Schedule", type="SCHEDULED", schedule=schedule, start_on_creation=True,
+            workflow_name=self.workflow.ref,
+            actions=[glue.CfnTrigger.ActionProperty(crawler_name=crawler.name)])
+        self.after_crawl = glue.CfnTrigger(
+            self, "AfterCrawl", type="CONDITIONAL", start_on_creation=True, workflow_name=self.workflow.ref,
+            predicate=glue.CfnTrigger.PredicateProperty(conditions=[glue.CfnTrigger.ConditionProperty(
+                crawler_name=crawler.name, crawl_state="SUCCEEDED", logical_operator="EQUALS")]),
+            actions=[glue.CfnTrigger.ActionProperty(job_name=job.name)])
+        for trigger in (self.start, self.after_crawl):
+            trigger.node.add_dependency(crawler.crawler)
+        self.after_crawl.node.add_dependency(job.job)
+        if after_job is not None:  # e.g. register the partitions the job just wrote
+            self.after_etl = glue.CfnTrigger(
+                self, "AfterEtl", type="CONDITIONAL", start_on_creation=True, workflow_name=self.workflow.ref,
+                predicate=glue.CfnTrigger.PredicateProperty(conditions=[glue.CfnTrigger.ConditionProperty(
+                    job_name=job.name, state="SUCCEEDED", logical_operator="EQUALS")]),
+                actions=[glue.CfnTrigger.ActionProperty(crawler_name=after_job.name)])
+            self.after_etl.node.add_dependency(job.job)
+            self.after_etl.node.add_dependency(after_job.crawler)
