@@ -16,7 +16,7 @@ CONTEXT ?=
 STACKS ?=
 CONTEXT_ARGS := $(foreach pair,$(CONTEXT),-c $(pair))
 
-.PHONY: demo test synth bootstrap deploy deploy-localstack bench clean deps
+.PHONY: demo test synth bootstrap deploy deploy-localstack bench clean deps flink-deps
 
 demo: $(PY_DEPS)
 	$(BIN)/refarch demo $(CONTEXT_ARGS)
@@ -36,8 +36,15 @@ deploy: $(PY_DEPS) $(NODE_DEPS)
 deploy-localstack: $(PY_DEPS) $(NODE_DEPS)
 	$(BIN)/refarch deploy --localstack $(STACKS) $(CONTEXT_ARGS)
 
+# The Flink Kinesis SQL connector jar (Maven only): needed to deploy StreamingSqlAnalytics,
+# not to synthesize or test it. Verified against jobs/flink/connector.lock.
+flink-deps: $(PY_DEPS)
+	$(BIN)/python -m refarch.flink_connector
+
 bench: $(PY_DEPS)
 	$(BIN)/python benchmarks/synth.py
+	$(BIN)/python benchmarks/log_transform.py
+	$(BIN)/python benchmarks/iot_writer.py --repeats 1
 
 deps: $(PY_DEPS) $(NODE_DEPS)
 

@@ -16,6 +16,8 @@ from refarch.patterns import BASELINE
 from refarch.stacks.batch_data_lake import BatchDataLakeStack
 from refarch.stacks.firehose_parquet import FirehoseParquetStack
 from refarch.stacks.iot_telemetry import IotTelemetryStack
+from refarch.stacks.redshift_warehouse import RedshiftWarehouseStack
+from refarch.stacks.streaming_sql import StreamingSqlStack
 from refarch.stacks.security_baseline import SecurityBaselineStack
 
 
@@ -59,6 +61,23 @@ def build_stacks(app: App, settings: Settings) -> dict[str, Stack]:
             app, "BatchDataLake", stack_name=name("BatchDataLake"), settings=settings.lake,
             access_logs=baseline.access_logs_bucket,
             description="refarch: S3 zones -> Glue crawler and Spark ETL -> Athena", **shared)
+    if "RedshiftWarehouse" in settings.patterns:
+        lake = stacks["BatchDataLake"]  # selected with it (patterns.REQUIRES)
+        stacks["RedshiftWarehouse"] = RedshiftWarehouseStack(
+            app, "RedshiftWarehouse", stack_name=name("RedshiftWarehouse"), settings=settings.warehouse,
+            vpc=baseline.vpc, curated_bucket=lake.storage.curated_bucket_name,
+            lake_database=settings.lake.database,
+            log_retention_days=settings.baseline.log_retention_days,
+            powertools_layer_version=settings.powertools_layer_version,
+            description="refarch: private Redshift loaded from the lake, with Spectrum", **shared)
+        stacks["RedshiftWarehouse"].add_stack_dependency(lake, "COPY and Spectrum read the lake's bucket and catalog")
+    if "StreamingSqlAnalytics" in settings.patterns:
+        stacks["StreamingSqlAnalytics"] = StreamingSqlStack(
+            app, "StreamingSqlAnalytics", stack_name=name("StreamingSqlAnalytics"),
+            settings=settings.streaming, vpc=baseline.vpc,
+            log_retention_days=settings.baseline.log_retention_days,
+            description="refarch: Flink SQL windows over Kinesis on Managed Service for Apache Flink",
+            **shared)
 
     for stack in stacks.values():
         acknowledge_cdk_providers(stack)

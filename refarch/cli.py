@@ -110,9 +110,17 @@ def deploy(stacks: Annotated[list[str] | None, typer.Argument(help="Stacks to de
            localstack: Annotated[bool, typer.Option(help="Deploy with cdklocal to a running LocalStack.")] = False,
            approve: Annotated[bool, typer.Option(help="Skip the CDK CLI's approval prompt.")] = False) -> None:
     """Deploy with the project's pinned CDK CLI (cdklocal with --localstack)."""
-    from refarch.application import PROJECT_ROOT
+    from refarch.application import PROJECT_ROOT, build_app
+    from refarch.flink_connector import applications_missing_the_connector
 
-    parse_context(context)  # fail on a malformed pair before starting Node
+    _, _, built = build_app(parse_context(context))
+    unknown = sorted(set(stacks or []) - set(built))
+    if unknown:
+        raise UsageError(f"no stack {', '.join(unknown)} among the selected: {', '.join(built)}")
+    missing = applications_missing_the_connector(built[name] for name in (stacks or built))
+    if missing:
+        raise UsageError(f"{missing[0]} would ship its application zip without the Kinesis connector "
+                         "jar: run `make flink-deps` first")
     tool = PROJECT_ROOT / "node_modules" / ".bin" / ("cdklocal" if localstack else "cdk")
     if not tool.exists():
         raise UsageError(f"{tool.name} is not installed: run `make deploy` or `npm ci` in {PROJECT_ROOT}")
@@ -148,10 +156,9 @@ def main() -> None:
         sys.exit(done.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         sys.exit(130)
-    except Exception as error:  # click's own usage errors
-        import click
-        if isinstance(error, click.ClickException):
-            error.show()
+    except Exception as error:
+        if callable(getattr(error, "show", None)) and hasattr(error, "exit_code"):
+            error.show()  # the CLI library's own usage errors (unknown option, ...)
             sys.exit(error.exit_code)
         raise
     sys.exit(code if isinstance(code, int) else 0)

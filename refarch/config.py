@@ -16,11 +16,12 @@ from typing import Any
 from refarch.constructs.logs import RETENTION_DAYS
 from refarch.constructs.network import INTERFACE_SERVICES
 from refarch.constructs.python_function import DEFAULT_POWERTOOLS_LAYER_VERSION
+from refarch.constructs.warehouse import NODE_TYPES, SINGLE_NODE_TYPES
 from refarch.lambda_code import load_lambda_module
-from refarch.patterns import PATTERN_NAMES
+from refarch.patterns import BASELINE, PATTERN_NAMES, REQUIRES
 from refarch.setting_parsers import (
     SettingError, parse_choice, parse_cidr, parse_float, parse_int, parse_int_choice, parse_names,
-    parse_glue_cron, parse_identifier, parse_threshold_rules,
+    parse_bool, parse_glue_cron, parse_identifier, parse_threshold_rules,
 )
 from refarch.sizing import (
     DEFAULT_PUT_UNITS_PER_MILLION_USD, DEFAULT_SHARD_HOUR_USD, StreamLoad, shards_for,
@@ -104,6 +105,30 @@ class LakeSettings:
 
 
 @dataclass(frozen=True)
+class WarehouseSettings:
+    """RedshiftWarehouse: cluster size, database, port, backups and the load schedule."""
+
+    node_type: str = "ra3.xlplus"
+    nodes: int = 1
+    database: str = "analytics"
+    port: int = 5439
+    snapshot_retention_days: int = 7
+    load_schedule: str = "cron(0 4 * * ? *)"  # daily at 04:00 UTC, after the lake's ETL
+
+
+@dataclass(frozen=True)
+class StreamingSettings:
+    """StreamingSqlAnalytics: stream size and the Flink applications' scaling and checkpoints."""
+
+    shards: int = 1
+    retention_hours: int = 24
+    parallelism: int = 1
+    parallelism_per_kpu: int = 1
+    autoscaling: bool = True
+    checkpoint_seconds: int = 60
+
+
+@dataclass(frozen=True)
 class Settings:
     stage: str = "dev"
     patterns: tuple[str, ...] = PATTERN_NAMES
@@ -114,6 +139,8 @@ class Settings:
     iot: IotSettings = field(default_factory=IotSettings)
     firehose: FirehoseSettings = field(default_factory=FirehoseSettings)
     lake: LakeSettings = field(default_factory=LakeSettings)
+    warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
+    streaming: StreamingSettings = field(default_factory=StreamingSettings)
 
     @property
     def retains_data(self) -> bool:
@@ -154,10 +181,23 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "lake_raw_to_infrequent_days": lambda k, v: parse_int(k, v, 30, 3650),  # S3: IA after >= 30 days
     "lake_raw_to_glacier_days": lambda k, v: parse_int(k, v, 31, 3650),
     "lake_bytes_scanned_cutoff_mb": lambda k, v: parse_int(k, v, 10, 10_000_000),  # Athena: >= 10 MB
+    "warehouse_node_type": lambda k, v: parse_choice(k, v, NODE_TYPES),
+    "warehouse_nodes": lambda k, v: parse_int(k, v, 1, 128),
+    "warehouse_database": lambda k, v: parse_identifier(k, v, max_length=64),
+    "warehouse_port": lambda k, v: parse_int(k, v, 1150, 65535),  # Redshift's allowed port range
+    "warehouse_snapshot_retention_days": lambda k, v: parse_int(k, v, 1, 35),
+    "warehouse_load_schedule": lambda k, v: parse_glue_cron(k, v),
+    "streaming_shards": lambda k, v: parse_int(k, v, 1, 500),
+    "streaming_retention_hours": lambda k, v: parse_int(k, v, 24, 8760),
+    "streaming_parallelism": lambda k, v: parse_int(k, v, 1, 1000),
+    "streaming_parallelism_per_kpu": lambda k, v: parse_int(k, v, 1, 8),
+    "streaming_autoscaling": lambda k, v: parse_bool(k, v),
+    "streaming_checkpoint_seconds": lambda k, v: parse_int(k, v, 1, 3600),
 }
 # prefix -> (Settings field, dataclass)
 _GROUPS = {"iot_": ("iot", IotSettings), "firehose_": ("firehose", FirehoseSettings),
-           "lake_": ("lake", LakeSettings)}
+           "lake_": ("lake", LakeSettings), "warehouse_": ("warehouse", WarehouseSettings),
+           "streaming_": ("streaming", StreamingSettings)}
 
 SETTING_NAMES = tuple(_PARSERS)
 
@@ -178,9 +218,16 @@ def settings_from_context(context: Mapping[str, Any], environ: Mapping[str, str]
     baseline_fields = BaselineSettings.__dataclass_fields__
     groups["baseline"] = BaselineSettings(**{k: v for k, v in values.items() if k in baseline_fields})
     top = {k: v for k, v in values.items() if k not in baseline_fields}
+    if "patterns" in top:  # a pattern built on another brings it along, in catalogue order
+        wanted = {BASELINE, *top["patterns"], *(base for p in top["patterns"] for base in REQUIRES.get(p, ()))}
+        top["patterns"] = tuple(name for name in PATTERN_NAMES if name in wanted)
     if groups["lake"].raw_to_glacier_days <= groups["lake"].raw_to_infrequent_days:
         raise SettingError("lake_raw_to_glacier_days", groups["lake"].raw_to_glacier_days,
                            f"more than lake_raw_to_infrequent_days ({groups['lake'].raw_to_infrequent_days})")
+    warehouse = groups["warehouse"]
+    if warehouse.nodes == 1 and warehouse.node_type not in SINGLE_NODE_TYPES:
+        raise SettingError("warehouse_nodes", 1, f"2 to 128 for {warehouse.node_type} (one node only "
+                           f"with {' or '.join(SINGLE_NODE_TYPES)})")
     account = environ.get("CDK_DEFAULT_ACCOUNT") or DUMMY_ACCOUNT
     region = environ.get("CDK_DEFAULT_REGION") or DUMMY_REGION
     return Settings(**top, **groups, account=account, region=region)

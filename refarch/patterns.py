@@ -54,7 +54,27 @@ PATTERNS: tuple[Pattern, ...] = (
          "workflow: scheduled crawl -> ETL -> register rejected-row partitions",
          "Athena workgroup (enforced, engine v3, encrypted results, scan cutoff) and named queries"),
     ),
+    Pattern(
+        "RedshiftWarehouse",
+        "Private Redshift loaded from the curated lake, querying the lake in place with Spectrum",
+        ("RA3 cluster in isolated subnets: KMS, enhanced VPC routing, SSL only, not public",
+         "audit logs to encrypted log groups; admin password managed in Secrets Manager",
+         "role scoped to the curated prefixes and the lake's Glue database (COPY + Spectrum)",
+         "loader Lambda: sql/redshift through the Data API, nightly and on demand",
+         "alarms: CPU, disk, health, loader failures (uses BatchDataLake's bucket and catalog)"),
+    ),
+    Pattern(
+        "StreamingSqlAnalytics",
+        "Windowed Flink SQL over Kinesis: clickstream and ad-tech jobs on Managed Flink",
+        ("Kinesis source and sink streams, encrypted with the data key",
+         "Managed Service for Apache Flink (FLINK-1_20) applications in the isolated subnets",
+         "clickstream: page views per minute, 5xx rate (sliding), sessions, 5xx alerts",
+         "ad-tech: impressions, clicks and CTR per campaign and placement (sliding)",
+         "alarms: downtime, failed checkpoints, source lag (needs `make flink-deps` to deploy)"),
+    ),
 )
+# Patterns that build on another pattern's resources; selecting one selects its base.
+REQUIRES = {"RedshiftWarehouse": ("BatchDataLake",)}
 
 PATTERN_NAMES: tuple[str, ...] = tuple(p.name for p in PATTERNS)
 BASELINE = "SecurityBaseline"

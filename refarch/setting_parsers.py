@@ -86,6 +86,15 @@ def parse_cidr(setting: str, raw: Any, min_prefix: int, max_prefix: int) -> str:
     return str(network)
 
 
+def parse_bool(setting: str, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    value = str(raw).strip().lower()
+    if value not in ("true", "false"):
+        raise SettingError(setting, raw, "true or false")
+    return value == "true"
+
+
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 

@@ -89,3 +89,22 @@ def test_refarch_demo_prints_the_gate_table_and_the_posture_report(tmp_path):
                     "endpoints:", "flow logs: VPC", "demo passed"):
         assert heading in result.stdout
     assert EOL_BANNER not in (result.stdout + result.stderr).lower()
+
+
+def test_refarch_deploy_refuses_a_flink_stack_without_the_connector_jar(tmp_path):
+    from refarch.paths import FLINK_CONNECTOR_JAR
+
+    if FLINK_CONNECTOR_JAR.exists():
+        pytest.skip("the connector jar is present here (make flink-deps ran)")
+    result = run([str(REFARCH), "deploy", "StreamingSqlAnalytics"], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "refarch: StreamingSqlAnalytics/ClickstreamJob would ship its application zip without the "
+        "Kinesis connector jar: run `make flink-deps` first"]
+    assert "running:" not in result.stdout  # the CDK CLI was never started
+
+
+def test_refarch_deploy_names_an_unknown_stack(tmp_path):
+    result = run([str(REFARCH), "deploy", "Nope"], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("refarch: no stack Nope among the selected: SecurityBaseline,")

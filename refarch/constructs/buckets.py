@@ -15,14 +15,15 @@ from refarch.constructs.nag import acknowledge
 
 def secure_bucket(scope: Construct, id: str, *, key: kms.IKey, access_logs: s3.IBucket,
                   retain: bool, lifecycle_rules: Sequence[s3.LifecycleRule] = (),
-                  versioned: bool = True, access_log_prefix: str | None = None) -> s3.Bucket:
+                  versioned: bool = True, access_log_prefix: str | None = None,
+                  bucket_name: str | None = None) -> s3.Bucket:
     """A data bucket encrypted with `key` whose server access logs go to `access_logs`.
 
     Versioned by default so an overwrite or delete never loses data. With
     `retain=False` (dev) the bucket and its objects are deleted with the stack.
     """
     return s3.Bucket(
-        scope, id,
+        scope, id, bucket_name=bucket_name,
         encryption=s3.BucketEncryption.KMS, encryption_key=key, bucket_key_enabled=True,
         enforce_ssl=True, minimum_tls_version=1.2,
         block_public_access=s3.BlockPublicAccess.BLOCK_ALL,

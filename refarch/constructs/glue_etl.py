@@ -91,21 +91,25 @@ class RawZoneCrawler(Construct):
 
 
 class PartitionCrawler(Construct):
-    """Adds the partitions of one declared table (a catalog target): its schema is left alone."""
+    """Registers the partitions of declared tables (catalog targets); their schemas are left
+    alone. Engines that do not use partition projection (Redshift Spectrum, Spark) need
+    the partitions in the catalog."""
 
-    def __init__(self, scope: Construct, id: str, *, database: str, table: str, bucket: s3.IBucket,
-                 prefix: str, key: kms.IKey, security: GlueSecurity) -> None:
+    def __init__(self, scope: Construct, id: str, *, database: str, tables: Mapping[str, str],
+                 bucket: s3.IBucket, key: kms.IKey, security: GlueSecurity) -> None:
+        """`tables`: table name -> its prefix in `bucket`."""
         super().__init__(scope, id)
         self.role = glue_role(self, "Role", key=key, database=database,
-                              description=f"Glue crawler: register partitions of {table}")
-        bucket.grant_read(self.role, f"{prefix}*")
-        _acknowledge_prefix_read(self.role, bucket, prefix)
+                              description=f"Glue crawler: register partitions of {', '.join(tables)}")
+        for prefix in tables.values():
+            bucket.grant_read(self.role, f"{prefix}*")
+            _acknowledge_prefix_read(self.role, bucket, prefix)
         self.name = f"{Stack.of(self).stack_name}-{id}"
         self.crawler = glue.CfnCrawler(
             self, "Crawler", name=self.name, role=self.role.role_arn,
             crawler_security_configuration=security.name,
             targets=glue.CfnCrawler.TargetsProperty(catalog_targets=[glue.CfnCrawler.CatalogTargetProperty(
-                database_name=database, tables=[table])]),
+                database_name=database, tables=list(tables))]),
             schema_change_policy=glue.CfnCrawler.SchemaChangePolicyProperty(
                 update_behavior="LOG", delete_behavior="LOG"))
         self.crawler.node.add_dependency(security.configuration)
@@ -113,8 +117,8 @@ class PartitionCrawler(Construct):
 
 def _acknowledge_prefix_read(role: iam.Role, bucket: s3.IBucket, prefix: str) -> None:
     acknowledge_resource(role, bucket.arn_for_objects(f"{prefix}*"),
-                         "The crawler reads every object under the one prefix it catalogues")
-    for action, what in (("s3:GetObject*", "object reads within that prefix"),
+                         "The crawler reads every object under a prefix it catalogues")
+    for action, what in (("s3:GetObject*", "object reads within the crawled prefixes"),
                          ("s3:GetBucket*", "metadata of that one bucket"),
                          ("s3:List*", "listing that one bucket")):
         acknowledge(role, f"IAM5[Action::{action}]", f"CDK's read grant: {what} only")

@@ -1,5 +1,6 @@
 """cdk-nag acknowledgements with reasons, in one place per kind of finding."""
 
+import json
 from typing import Any
 
 from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
@@ -46,7 +47,7 @@ def _render(value: Any) -> str:
         return f"<{value['Ref']}>"
     if "Fn::GetAtt" in value:
         return f"<{value['Fn::GetAtt'][0]}.{value['Fn::GetAtt'][1]}>"
-    raise ValueError(f"cannot render {value!r} the way cdk-nag names resources")
+    return json.dumps(value, separators=(",", ":"))  # other intrinsics, e.g. a cross-stack output
 
 
 # Singleton Lambda providers that aws-cdk-lib adds on its own, and why their findings

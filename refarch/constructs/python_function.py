@@ -3,6 +3,9 @@ logs with retention, encrypted environment, a role that may only write its own l
 
 from __future__ import annotations
 
+import hashlib
+import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -22,6 +25,31 @@ POWERTOOLS_LAYER = "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambda
 DEFAULT_POWERTOOLS_LAYER_VERSION = 27
 
 
+def stage_asset(source: Path, extra_folders: Mapping[str, Path]) -> Path:
+    """`source`, plus each extra folder copied in under its name (e.g. the SQL a function
+    runs, kept in one place in the repository). The staging folder is named by content,
+    so the asset hash, and the template, only change when the files do."""
+    if not extra_folders:
+        return source
+    digest = hashlib.sha256()
+    for name, folder in [(".", source), *sorted(extra_folders.items())]:
+        if not folder.is_dir():
+            raise ValueError(f"PythonFunction extra folder {name}={folder}: not a folder")
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                digest.update(f"{name}/{path.relative_to(folder)}".encode())
+                digest.update(path.read_bytes())
+    staged = Path(tempfile.gettempdir()) / "refarch-lambda-assets" / f"{source.name}-{digest.hexdigest()[:16]}"
+    if not staged.exists():
+        building = staged.with_suffix(".building")
+        shutil.rmtree(building, ignore_errors=True)
+        shutil.copytree(source, building, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        for name, folder in extra_folders.items():
+            shutil.copytree(folder, building / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        building.rename(staged)  # complete or absent, never half-written
+    return staged
+
+
 class PythonFunction(Construct):
     """A function from one folder under lambda/, its handler `<module>.handler`."""
 
@@ -30,7 +58,8 @@ class PythonFunction(Construct):
                  environment: Mapping[str, str] | None = None, memory_mb: int = 512,
                  timeout: Duration = Duration.seconds(60), vpc: ec2.IVpc | None = None,
                  vpc_subnets: ec2.SubnetSelection | None = None,
-                 powertools_layer_version: int = DEFAULT_POWERTOOLS_LAYER_VERSION) -> None:
+                 powertools_layer_version: int = DEFAULT_POWERTOOLS_LAYER_VERSION,
+                 extra_folders: Mapping[str, Path] | None = None) -> None:
         super().__init__(scope, id)
         if not source.is_dir():
             raise ValueError(f"PythonFunction source={source}: not a folder")
@@ -47,7 +76,8 @@ class PythonFunction(Construct):
         self.function = lambda_.Function(
             self, "Function",
             runtime=RUNTIME, architecture=lambda_.Architecture.X86_64,
-            code=lambda_.Code.from_asset(str(source), exclude=["__pycache__", "*.pyc"]),
+            code=lambda_.Code.from_asset(str(stage_asset(source, extra_folders or {})),
+                                         exclude=["__pycache__", "*.pyc"]),
             handler=handler, role=self.role, layers=[layer],
             memory_size=memory_mb, timeout=timeout,
             environment={"POWERTOOLS_SERVICE_NAME": id, "POWERTOOLS_METRICS_NAMESPACE": "refarch",

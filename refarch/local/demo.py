@@ -66,11 +66,33 @@ def _lake(settings):
     return run_data_lake(2000)
 
 
+def _warehouse(settings):
+    from refarch.local.warehouse import run_warehouse
+    return run_warehouse()
+
+
+class _Runs:
+    """Several local runs shown as one (a pattern with more than one job)."""
+
+    def __init__(self, reports) -> None:
+        self.reports = reports
+
+    def summary_lines(self) -> list[str]:
+        return [line for report in self.reports for line in report.summary_lines()]
+
+
+def _flink(settings):
+    from refarch.local.flink_sql import run_flink_job
+    return _Runs([run_flink_job("clickstream", size=300), run_flink_job("adtech", size=300)])
+
+
 # Each pattern's local run at its demo size; the tests call the same functions smaller.
 LOCAL_RUNS: dict[str, Callable[[Any], Any]] = {
     "IotTelemetry": _iot,
     "FirehoseParquet": _firehose,
     "BatchDataLake": _lake,
+    "RedshiftWarehouse": _warehouse,
+    "StreamingSqlAnalytics": _flink,
 }
 
 

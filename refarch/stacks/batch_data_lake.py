@@ -32,7 +32,7 @@ class BatchDataLakeStack(Stack):
                  access_logs: s3.IBucket, retain_data: bool, **kwargs) -> None:
         super().__init__(scope, id, **kwargs)
         self.storage = DataLakeStorage(self, "Lake", key=data_key, access_logs=access_logs,
-                                       retain=retain_data,
+                                       retain=retain_data, name_prefix=self.stack_name,
                                        raw_to_infrequent_days=settings.raw_to_infrequent_days,
                                        raw_to_glacier_days=settings.raw_to_glacier_days)
         raw, curated = self.storage.raw, self.storage.curated
@@ -64,15 +64,16 @@ class BatchDataLakeStack(Stack):
         curated.grant_read_write(self.job.role)  # dynamic partition overwrite stages and replaces
         curated.grant_delete(self.job.role)
         self._acknowledge_lake_grants(raw, curated)
-        # Rejected rows without a usable date sit in the null partition, which projection
-        # cannot name; a catalog-target crawler registers that table's partitions instead.
-        self.rejected_partitions = PartitionCrawler(
-            self, "RejectedPartitions", database=settings.database, table=self.rejected.name,
-            bucket=curated, prefix=REJECTED_PREFIX, key=data_key, security=security)
-        self.rejected_partitions.crawler.node.add_dependency(self.rejected.table)
+        # After each ETL run, register the partitions it wrote: Redshift Spectrum ignores
+        # projection, and rejected rows without a date sit in a null partition projection
+        # cannot name.
+        self.partitions = PartitionCrawler(
+            self, "CuratedPartitions", database=settings.database, bucket=curated, key=data_key,
+            security=security, tables={self.trades.name: CURATED_PREFIX, self.rejected.name: REJECTED_PREFIX})
+        self.partitions.crawler.node.add_dependency(self.trades.table, self.rejected.table)
         self.workflow = ScheduledCrawlThenEtl(self, "Nightly", crawler=self.crawler, job=self.job,
                                               schedule=settings.crawl_schedule,
-                                              after_job=self.rejected_partitions)
+                                              after_job=self.partitions)
 
         results = secure_bucket(self, "QueryResults", key=data_key, access_logs=access_logs,
                                 retain=retain_data)

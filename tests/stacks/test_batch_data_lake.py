@@ -47,6 +47,12 @@ def test_every_bucket_denies_plain_http(template):
                    for s in policy["Properties"]["PolicyDocument"]["Statement"])
 
 
+def test_zone_buckets_have_names_other_stacks_can_derive(template):
+    names = sorted(r["Properties"].get("BucketName", "-") for r in resources(template, "AWS::S3::Bucket").values())
+    assert names == ["-", "refarch-dev-batchdatalake-curated-123456789012-us-east-1",
+                     "refarch-dev-batchdatalake-raw-123456789012-us-east-1"]
+
+
 def test_raw_zone_tiers_to_infrequent_access_then_glacier(template):
     rules = by_prefix(template, "AWS::S3::Bucket", "LakeRaw")["LifecycleConfiguration"]["Rules"]
     assert {"AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}, "Id": "AbortIncompleteUploads",
@@ -78,7 +84,12 @@ def test_crawlers_run_under_the_security_configuration(template):
     for crawler in crawlers.values():
         assert crawler["Properties"]["CrawlerSecurityConfiguration"] == "refarch-dev-BatchDataLake-GlueSecurity"
     raw = by_prefix(template, "AWS::Glue::Crawler", "RawCrawler")
+    assert raw["Targets"]["S3Targets"][0]["Path"]["Fn::Join"][1][1]["Ref"].startswith("LakeRaw")
     assert raw["Targets"]["S3Targets"][0]["Path"]["Fn::Join"][1][-1] == "/trades/"
+    partitions = by_prefix(template, "AWS::Glue::Crawler", "CuratedPartitions")
+    assert partitions["Targets"]["CatalogTargets"] == [
+        {"DatabaseName": "refarch_lake", "Tables": ["trades", "trades_rejected"]}]
+    assert partitions["SchemaChangePolicy"] == {"UpdateBehavior": "LOG", "DeleteBehavior": "LOG"}
 
 
 def test_etl_job_is_glue_5_with_bookmarks_logs_metrics_and_the_script_asset(template):
@@ -106,7 +117,7 @@ def test_workflow_crawls_on_schedule_then_runs_the_job_then_registers_partitions
                                                        "CrawlState": "SUCCEEDED", "LogicalOperator": "EQUALS"}]
     after_job = next(t for t in triggers.values() if t["Type"] == "CONDITIONAL" and t is not after_crawl)
     assert after_job["Predicate"]["Conditions"][0]["State"] == "SUCCEEDED"
-    assert after_job["Actions"] == [{"CrawlerName": "refarch-dev-BatchDataLake-RejectedPartitions"}]
+    assert after_job["Actions"] == [{"CrawlerName": "refarch-dev-BatchDataLake-CuratedPartitions"}]
 
 
 def test_workgroup_is_enforced_engine_v3_encrypted_with_a_scan_cutoff(template):

@@ -1,0 +1,132 @@
+"""Redshift loader: the Lambda entry point `redshift_loader.handler`.
+
+Runs the warehouse's SQL (sql/redshift/, which the CDK construct copies into this function's
+asset as `sql/`, next to this file) through the Redshift Data API in two phases:
+  sql/setup/*.sql  schema, tables (IF NOT EXISTS) and the Spectrum external schema, one
+                   ExecuteStatement each, in order, each committed on its own
+  sql/load/*.sql   the symbols dimension refresh and the idempotent reload of analytics.trades
+                   from the curated lake (clear staging, COPY, delete the staged trade dates,
+                   insert), as ONE BatchExecuteStatement: a single transaction
+See redshift_loader_run for why the phases differ.
+
+Event (anything else in it, such as EventBridge's scheduled-event fields, is ignored):
+  {}                                       every statement, in file order
+  {"statements": ["09_copy_trades", ...]}  only those (file names without .sql, from either phase),
+                                           in file order: setup ones one by one, load ones as a batch
+
+Environment (set by the CDK construct):
+  CLUSTER_ID         the Redshift cluster identifier
+  DATABASE           the database to run in
+  SECRET_ARN         Secrets Manager secret with the database user's credentials
+  CURATED_BUCKET     placeholder ${CURATED_BUCKET}: the lake's curated bucket
+  COPY_ROLE_ARN      placeholder ${COPY_ROLE_ARN}: the role COPY reads the lake with
+  SPECTRUM_ROLE_ARN  placeholder ${SPECTRUM_ROLE_ARN}: the role Spectrum reads the catalog and lake with
+  LAKE_DATABASE      placeholder ${LAKE_DATABASE}: the lake's Glue database
+Only those four names are substituted into SQL (never the rest of the environment, which holds
+the function's credentials); a placeholder without a value fails the run, naming it.
+
+Any failure raises, so the invocation fails and the stack's alarm on Lambda errors fires.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from botocore.config import Config
+
+from redshift_loader_run import LoadError, LoadResult, Target, Timing, run_phases
+from redshift_loader_sql import SqlFileError, load_statements, select_statements
+
+SERVICE = "redshift-loader"
+logger = Logger(service=SERVICE)
+
+SQL_FOLDER = Path(__file__).resolve().parent / "sql"
+PLACEHOLDER_VARIABLES = ("CURATED_BUCKET", "COPY_ROLE_ARN", "SPECTRUM_ROLE_ARN", "LAKE_DATABASE")
+# Time kept back from the Lambda's remaining time to cancel a running statement or batch and report.
+SAFETY_MARGIN_SECONDS = 15.0
+_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
+
+# Indirections the tests replace.
+clock: Callable[[], float] = time.monotonic
+sleep: Callable[[float], None] = time.sleep
+
+
+class ConfigError(LoadError, ValueError):
+    """The environment or the event cannot be used; the message names the variable or field."""
+
+
+def load_target(environ: Mapping[str, str]) -> Target:
+    def required(name: str, meaning: str) -> str:
+        value = environ.get(name, "").strip()
+        if not value:
+            raise ConfigError(f"environment variable {name} is not set: expected {meaning}")
+        return value
+
+    cluster_id = required("CLUSTER_ID", "the Redshift cluster identifier")
+    database = required("DATABASE", "the database name")
+    secret_arn = required("SECRET_ARN", "the ARN of the Secrets Manager secret with the database credentials")
+    if not (secret_arn.startswith("arn:") and ":secretsmanager:" in secret_arn):
+        raise ConfigError(f"SECRET_ARN={secret_arn!r}: expected a Secrets Manager ARN (arn:aws:secretsmanager:...)")
+    return Target(cluster_id=cluster_id, database=database, secret_arn=secret_arn)
+
+
+def placeholder_values(environ: Mapping[str, str]) -> dict[str, str]:
+    return {name: environ[name] for name in PLACEHOLDER_VARIABLES if environ.get(name, "").strip()}
+
+
+def requested_statements(event: Any) -> list[str] | None:
+    """The statement names an event asks for, or None for all of them."""
+    if event is None:
+        return None
+    if not isinstance(event, Mapping):
+        raise ConfigError(f"the event must be a JSON object, got {type(event).__name__}")
+    if "statements" not in event:
+        return None
+    names = event["statements"]
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n.strip() for n in names):
+        raise ConfigError('"statements" must be a non-empty list of statement names'
+                          ' (SQL file names without .sql), e.g. ["09_copy_trades"]')
+    return [name.strip().removesuffix(".sql") for name in names]
+
+
+def load(event: Any, environ: Mapping[str, str], *, client, sql_folder: Path, budget_seconds: float,
+         clock: Callable[[], float], sleep: Callable[[float], None], log=None) -> LoadResult:
+    """Everything the handler does, with its collaborators passed in."""
+    target = load_target(environ)
+    names = requested_statements(event)
+    if not Path(sql_folder).is_dir():
+        raise ConfigError(f"no SQL folder {sql_folder}: the CDK construct copies sql/redshift into the"
+                          " function's asset as sql/")
+    try:
+        statements = select_statements(load_statements(sql_folder, placeholder_values(environ)), names)
+    except SqlFileError as error:
+        raise ConfigError(str(error)) from None
+    timing = Timing(deadline=clock() + budget_seconds - SAFETY_MARGIN_SECONDS, clock=clock, sleep=sleep)
+    return run_phases(client, target, statements, timing=timing, log=log)
+
+
+@logger.inject_lambda_context
+def handler(event: dict, context) -> dict:
+    try:
+        result = load(event, os.environ, client=data_api_client(), sql_folder=SQL_FOLDER,
+                      budget_seconds=context.get_remaining_time_in_millis() / 1000,
+                      clock=clock, sleep=sleep, log=logger)
+    except LoadError as error:        # ours: the message says what and where
+        logger.error("load failed", extra={"error": str(error), "error_type": type(error).__name__})
+        raise
+    except Exception:                 # an AWS API error (permissions, throttling after retries): with its trace
+        logger.exception("load failed")
+        raise
+    return result.as_dict()
+
+
+@lru_cache(maxsize=1)
+def data_api_client():
+    return boto3.client("redshift-data", config=_CLIENT_CONFIG)

@@ -1,0 +1,187 @@
+"""A Flink SQL application on Managed Service for Apache Flink (runtime FLINK-1_20).
+
+The application code is a zip built from jobs/flink/: the shared `main.py`, one job
+folder (its Kinesis DDL, views and queries) and the Kinesis SQL connector jar under lib/.
+The jar does not come from PyPI or npm: `make flink-deps` fetches it. Without it the
+construct still synthesizes (tests and CI need no jar), but the zip is not deployable,
+and `refarch deploy` refuses to ship it (see `missing_connector`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kinesisanalyticsv2 as flink
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3_assets as assets
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from refarch.constructs.alarms import alarm_when
+from refarch.constructs.logs import encrypted_log_group
+from refarch.constructs.nag import acknowledge_resource
+
+RUNTIME = "FLINK-1_20"
+CONNECTOR_JAR = "flink-sql-connector-kinesis-5.0.0-1.20.jar"
+RUN_OPTIONS_GROUP = "kinesis.analytics.flink.run.options"
+JOB_PROPERTIES_GROUP = "refarch.job"
+MINUTE = Duration.minutes(1)
+
+
+class FlinkSqlApplication(Construct):
+    """Runs `jobs_root/<job>` reading `source`, writing `sinks` (property name -> stream).
+
+    In the isolated subnets, logs to an encrypted log group, checkpoints and snapshots on,
+    parallelism and autoscaling from arguments; the role may read the source, write the
+    sinks, use the key, write its logs and read its code, and nothing else.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, jobs_root: Path, job: str,
+                 source: kinesis.IStream, sinks: Mapping[str, kinesis.IStream], key: kms.IKey,
+                 vpc: ec2.IVpc, log_retention_days: int, removal_policy: RemovalPolicy,
+                 connector_jar: Path, parallelism: int = 1, parallelism_per_kpu: int = 1,
+                 autoscaling: bool = True, checkpoint_interval: Duration = MINUTE,
+                 source_lag_alarm: Duration = Duration.minutes(5),
+                 alarm_topic: sns.ITopic | None = None) -> None:
+        super().__init__(scope, id)
+        if not (jobs_root / job / "queries").is_dir() or not (jobs_root / "main.py").is_file():
+            raise ValueError(f"FlinkSqlApplication job={job!r}: no {jobs_root / job}/queries or main.py")
+        if not 1 <= parallelism <= 1000 or not 1 <= parallelism_per_kpu <= 8:
+            raise ValueError(f"FlinkSqlApplication parallelism={parallelism!r} (1 to 1000), "
+                             f"parallelism_per_kpu={parallelism_per_kpu!r} (1 to 8)")
+        if checkpoint_interval.to_seconds() < 1:
+            raise ValueError("FlinkSqlApplication checkpoint_interval: at least 1 second")
+        stack = Stack.of(self)
+        self.connector_jar = connector_jar
+        self.missing_connector = not connector_jar.is_file()
+        self.code = assets.Asset(self, "Code", path=str(stage_application(jobs_root, job, connector_jar)))
+
+        self.log_group = encrypted_log_group(self, "Logs", key=key, retention_days=log_retention_days,
+                                             removal_policy=removal_policy)
+        log_stream = logs.LogStream(self, "LogStream", log_group=self.log_group, removal_policy=removal_policy)
+        self.security_group = ec2.SecurityGroup(self, "SecurityGroup", vpc=vpc, allow_all_outbound=False,
+                                                description=f"Flink {job}: HTTPS to the VPC endpoints")
+        self.security_group.add_egress_rule(ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(443),
+                                            "HTTPS to the interface endpoints")
+        self.role = self._role(source, sinks.values(), key, log_stream)
+
+        properties = {"aws.region": stack.region, "source.stream.arn": source.stream_arn, "job.name": job,
+                      **{f"sink.{name}.stream.arn": stream.stream_arn for name, stream in sinks.items()}}
+        subnets = vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED).subnet_ids
+        self.application = flink.CfnApplication(
+            self, "Application", runtime_environment=RUNTIME, service_execution_role=self.role.role_arn,
+            application_description=f"refarch Flink SQL job {job}",
+            application_configuration=flink.CfnApplication.ApplicationConfigurationProperty(
+                application_code_configuration=flink.CfnApplication.ApplicationCodeConfigurationProperty(
+                    code_content_type="ZIPFILE",
+                    code_content=flink.CfnApplication.CodeContentProperty(
+                        s3_content_location=flink.CfnApplication.S3ContentLocationProperty(
+                            bucket_arn=self.code.bucket.bucket_arn, file_key=self.code.s3_object_key))),
+                environment_properties=flink.CfnApplication.EnvironmentPropertiesProperty(property_groups=[
+                    _group(RUN_OPTIONS_GROUP, {"python": "main.py", "jarfile": f"lib/{CONNECTOR_JAR}"}),
+                    _group(JOB_PROPERTIES_GROUP, properties)]),
+                flink_application_configuration=flink.CfnApplication.FlinkApplicationConfigurationProperty(
+                    checkpoint_configuration=flink.CfnApplication.CheckpointConfigurationProperty(
+                        configuration_type="CUSTOM", checkpointing_enabled=True,
+                        checkpoint_interval=int(checkpoint_interval.to_milliseconds()),
+                        min_pause_between_checkpoints=int(checkpoint_interval.to_milliseconds() // 2)),
+                    monitoring_configuration=flink.CfnApplication.MonitoringConfigurationProperty(
+                        configuration_type="CUSTOM", log_level="INFO", metrics_level="APPLICATION"),
+                    parallelism_configuration=flink.CfnApplication.ParallelismConfigurationProperty(
+                        configuration_type="CUSTOM", parallelism=parallelism,
+                        parallelism_per_kpu=parallelism_per_kpu, auto_scaling_enabled=autoscaling)),
+                application_snapshot_configuration=flink.CfnApplication.ApplicationSnapshotConfigurationProperty(
+                    snapshots_enabled=True),
+                vpc_configurations=[flink.CfnApplication.VpcConfigurationProperty(
+                    subnet_ids=subnets, security_group_ids=[self.security_group.security_group_id])]))
+        self.application.node.add_dependency(self.role.node.find_child("DefaultPolicy"))
+        self.logging = flink.CfnApplicationCloudWatchLoggingOption(
+            self, "Logging", application_name=self.application.ref,
+            cloud_watch_logging_option=flink.CfnApplicationCloudWatchLoggingOption.CloudWatchLoggingOptionProperty(
+                log_stream_arn=stack.format_arn(
+                    service="logs", resource="log-group",
+                    resource_name=f"{self.log_group.log_group_name}:log-stream:{log_stream.log_stream_name}",
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME)))
+        self.alarms = self._alarms(alarm_topic, source_lag_alarm)
+
+    def _role(self, source: kinesis.IStream, sinks, key: kms.IKey, log_stream: logs.LogStream) -> iam.Role:
+        role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("kinesisanalytics.amazonaws.com"),
+                        description="Managed Flink: read the source, write the sinks, logs, code")
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:ListShards",
+                     "kinesis:GetShardIterator", "kinesis:GetRecords", "kinesis:SubscribeToShard",
+                     "kinesis:DescribeStreamConsumer", "kinesis:RegisterStreamConsumer"],
+            resources=[source.stream_arn]))
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["kinesis:PutRecord", "kinesis:PutRecords", "kinesis:ListShards",
+                     "kinesis:DescribeStreamSummary"],
+            resources=[sink.stream_arn for sink in sinks]))
+        role.add_to_policy(iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                                               resources=[key.key_arn]))
+        role.add_to_policy(iam.PolicyStatement(actions=["logs:PutLogEvents", "logs:DescribeLogStreams"],
+                                               resources=[self.log_group.log_group_arn]))
+        role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject", "s3:GetObjectVersion"],
+                                               resources=[self.code.bucket.arn_for_objects(self.code.s3_object_key)]))
+        # Attaching the application to the VPC: EC2 network-interface calls, which take no
+        # resource ARN until the interface exists.
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
+                     "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces", "ec2:CreateNetworkInterface",
+                     "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface"],
+            resources=["*"]))
+        acknowledge_resource(role, "*", "Managed Flink creates and describes its network interfaces in the "
+                             "isolated subnets; EC2 grants these calls on no narrower resource")
+        return role
+
+    def _alarms(self, topic: sns.ITopic | None, source_lag: Duration) -> list[cloudwatch.Alarm]:
+        def metric(name: str, statistic: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(namespace="AWS/KinesisAnalytics", metric_name=name, statistic=statistic,
+                                     period=MINUTE, dimensions_map={"Application": self.application.ref})
+        return [
+            alarm_when(self, "Downtime", topic=topic, above=0, periods=2,
+                       metric=metric("downtime", "Maximum"), description="The Flink job is not running"),
+            alarm_when(self, "FailedCheckpoints", topic=topic, above=0,
+                       metric=metric("numberOfFailedCheckpoints", "Maximum"),
+                       description="Flink checkpoints are failing"),
+            alarm_when(self, "SourceLag", topic=topic, above=source_lag.to_milliseconds(), periods=5,
+                       metric=metric("millisBehindLatest", "Maximum"),
+                       description="The job is falling behind its source stream"),
+        ]
+
+
+def stage_application(jobs_root: Path, job: str, connector_jar: Path) -> Path:
+    """A folder laid out as the application zip; named by content, so the asset hash moves
+    only when the code does."""
+    files = [(Path("main.py"), jobs_root / "main.py")]
+    files += [(Path(job) / p.relative_to(jobs_root / job), p)
+              for p in sorted((jobs_root / job).rglob("*.sql")) if "local" not in p.relative_to(jobs_root / job).parts]
+    if connector_jar.is_file():
+        files.append((Path("lib") / CONNECTOR_JAR, connector_jar))
+    digest = hashlib.sha256()
+    for relative, path in files:
+        digest.update(str(relative).encode())
+        digest.update(path.read_bytes())
+    staged = Path(tempfile.gettempdir()) / "refarch-flink-apps" / f"{job}-{digest.hexdigest()[:16]}"
+    if not staged.exists():
+        building = staged.with_suffix(".building")
+        shutil.rmtree(building, ignore_errors=True)
+        for relative, path in files:
+            (building / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, building / relative)
+        building.rename(staged)
+    return staged
+
+
+def _group(name: str, values: Mapping[str, str]) -> flink.CfnApplication.PropertyGroupProperty:
+    return flink.CfnApplication.PropertyGroupProperty(property_group_id=name, property_map=dict(values))
+

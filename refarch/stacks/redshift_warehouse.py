@@ -1,0 +1,74 @@
+"""RedshiftWarehouse: private, encrypted Redshift loaded from the curated lake, with Spectrum."""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from refarch.config import WarehouseSettings
+from refarch.constructs.alarms import ops_topic
+from refarch.constructs.lake_reader_role import LakeReaderRole
+from refarch.constructs.lifecycle import removal_policy
+from refarch.constructs.nag import acknowledge_resource
+from refarch.constructs.python_function import PythonFunction
+from refarch.constructs.scheduled_function import ScheduledFunction
+from refarch.constructs.warehouse import Warehouse
+from refarch.paths import LAMBDA_ROOT, SQL_ROOT
+
+LAKE_PREFIXES = ("trades/", "trades_rejected/")
+
+
+class RedshiftWarehouseStack(Stack):
+    def __init__(self, scope: Construct, id: str, *, settings: WarehouseSettings, data_key: kms.IKey,
+                 vpc: ec2.IVpc, curated_bucket: str, lake_database: str, retain_data: bool,
+                 log_retention_days: int, powertools_layer_version: int, **kwargs) -> None:
+        super().__init__(scope, id, **kwargs)
+        removal = removal_policy(retain=retain_data)
+        self.ops_topic = ops_topic(self, "OpsTopic", key=data_key)
+        self.lake_role = LakeReaderRole(self, "LakeReader", bucket_name=curated_bucket, prefixes=LAKE_PREFIXES,
+                                        key=data_key, database=lake_database).role
+        isolated = vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        self.warehouse = Warehouse(
+            self, "Warehouse", vpc=vpc, key=data_key, node_type=settings.node_type, nodes=settings.nodes,
+            database=settings.database, roles=[self.lake_role],
+            client_cidrs=[subnet.ipv4_cidr_block for subnet in isolated.subnets], port=settings.port,
+            snapshot_retention_days=settings.snapshot_retention_days,
+            log_retention_days=log_retention_days, removal_policy=removal, alarm_topic=self.ops_topic)
+
+        loader = PythonFunction(
+            self, "Loader", source=LAMBDA_ROOT / "redshift_loader", handler="redshift_loader.handler",
+            extra_folders={"sql": SQL_ROOT / "redshift"}, key=data_key,
+            log_retention_days=log_retention_days, removal_policy=removal,
+            powertools_layer_version=powertools_layer_version, timeout=Duration.minutes(15),
+            vpc=vpc, vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            environment={
+                "CLUSTER_ID": self.warehouse.cluster_identifier, "DATABASE": settings.database,
+                "SECRET_ARN": self.warehouse.secret_arn,
+                "CURATED_BUCKET": curated_bucket, "LAKE_DATABASE": lake_database,
+                "COPY_ROLE_ARN": self.lake_role.role_arn, "SPECTRUM_ROLE_ARN": self.lake_role.role_arn,
+            })
+        self.loader = loader.function
+        self._grant_data_api(loader.role, data_key)
+        self.schedule = ScheduledFunction(self, "NightlyLoad", function=self.loader,
+                                          schedule=settings.load_schedule, key=data_key,
+                                          alarm_topic=self.ops_topic)
+
+    def _grant_data_api(self, role: iam.IRole, key: kms.IKey) -> None:
+        cluster_arn = self.format_arn(service="redshift", resource="cluster",
+                                      resource_name=self.warehouse.cluster_identifier,
+                                      arn_format=ArnFormat.COLON_RESOURCE_NAME)
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["redshift-data:BatchExecuteStatement", "redshift-data:ExecuteStatement"],
+            resources=[cluster_arn]))
+        # Statement-level calls have no resource type; Redshift limits them to the caller's own statements.
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["redshift-data:DescribeStatement", "redshift-data:GetStatementResult",
+                     "redshift-data:CancelStatement"], resources=["*"]))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["secretsmanager:GetSecretValue"], resources=[self.warehouse.secret_arn]))
+        key.grant(role, "kms:Decrypt")
+        acknowledge_resource(role, "*", "redshift-data statement calls (describe, result, cancel) "
+                             "support no resource type; the Data API only returns the caller's own statements")

@@ -1,0 +1,115 @@
+"""RedshiftWarehouse: what the synthesized template promises."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk.assertions import Template
+
+from refarch.config import SettingError, settings_from_context
+
+CURATED = "refarch-dev-batchdatalake-curated-123456789012-us-east-1"
+
+
+@pytest.fixture(scope="module")
+def template(synthesis) -> Template:
+    return Template.from_json(synthesis.template("RedshiftWarehouse"))
+
+
+def cluster(template: Template) -> dict:
+    (resource,) = template.find_resources("AWS::Redshift::Cluster").values()
+    return resource["Properties"]
+
+
+def test_cluster_is_encrypted_with_the_baseline_key_and_not_public(template):
+    props = cluster(template)
+    assert props["Encrypted"] is True
+    assert props["KmsKeyId"]["Fn::GetStackOutput"]["OutputName"].startswith("PublishOutputRefDataKey")
+    assert props["PubliclyAccessible"] is False
+    assert props["EnhancedVpcRouting"] is True
+    assert (props["NodeType"], props["ClusterType"]) == ("ra3.xlplus", "single-node")
+
+
+def test_cluster_sits_in_the_isolated_subnets(template):
+    (group,) = template.find_resources("AWS::Redshift::ClusterSubnetGroup").values()
+    subnets = group["Properties"]["SubnetIds"]
+    assert len(subnets) == 2
+    assert all("isolated" in str(s) for s in subnets)
+
+
+def test_parameter_group_requires_ssl_and_logs_user_activity(template):
+    (group,) = template.find_resources("AWS::Redshift::ClusterParameterGroup").values()
+    params = {p["ParameterName"]: p["ParameterValue"] for p in group["Properties"]["Parameters"]}
+    assert params == {"require_ssl": "true", "enable_user_activity_logging": "true"}
+
+
+def test_audit_logs_go_to_encrypted_log_groups_created_first(template):
+    props = cluster(template)
+    assert props["LoggingProperties"] == {"LogDestinationType": "cloudwatch",
+                                          "LogExports": ["connectionlog", "useractivitylog", "userlog"]}
+    names = sorted(g["Properties"]["LogGroupName"] for g in template.find_resources("AWS::Logs::LogGroup").values()
+                   if "redshift/cluster" in str(g["Properties"].get("LogGroupName")))
+    assert names == [f"/aws/redshift/cluster/refarch-dev-redshiftwarehouse-warehouse/{log}"
+                     for log in ("connectionlog", "useractivitylog", "userlog")]
+
+
+def test_admin_credentials_are_generated_into_secrets_manager(template):
+    props = cluster(template)
+    assert props["ManageMasterPassword"] is True
+    assert "MasterUserPassword" not in props
+    assert props["MasterUsername"] != "awsuser"
+
+
+def test_security_group_admits_sql_from_the_isolated_subnets_only(template):
+    groups = [g["Properties"] for k, g in template.find_resources("AWS::EC2::SecurityGroup").items()
+              if k.startswith("WarehouseSecurityGroup")]
+    (group,) = groups
+    ingress = group["SecurityGroupIngress"]
+    assert len(ingress) == 2 and all(rule["FromPort"] == 5439 for rule in ingress)
+    assert not any(rule.get("CidrIp") == "0.0.0.0/0" for rule in ingress)
+
+
+def test_copy_role_is_scoped_to_the_curated_prefixes_and_the_lake_database(template):
+    policy = next(p for k, p in template.find_resources("AWS::IAM::Policy").items() if k.startswith("LakeReader"))
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    reads = next(s for s in statements if s["Action"] == "s3:GetObject")
+    assert sorted(reads["Resource"]) == [f"arn:aws:s3:::{CURATED}/trades/*",
+                                        f"arn:aws:s3:::{CURATED}/trades_rejected/*"]
+    glue = next(s for s in statements if "glue:GetTable" in s["Action"])
+    assert sorted(glue["Resource"]) == ["arn:aws:glue:us-east-1:123456789012:catalog",
+                                       "arn:aws:glue:us-east-1:123456789012:database/refarch_lake",
+                                       "arn:aws:glue:us-east-1:123456789012:table/refarch_lake/*"]
+    assert not any(a.startswith(("s3:Put", "s3:Delete", "glue:Create", "glue:Update"))
+                   for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
+
+
+def test_the_role_is_attached_to_the_cluster(template):
+    (role_arn,) = cluster(template)["IamRoles"]
+    assert role_arn["Fn::GetAtt"][0].startswith("LakeReaderRole")
+
+
+def test_loader_runs_the_sql_through_the_data_api_nightly(template):
+    loader = next(f["Properties"] for k, f in template.find_resources("AWS::Lambda::Function").items()
+                  if k.startswith("Loader"))
+    env = loader["Environment"]["Variables"]
+    assert env["CLUSTER_ID"] == "refarch-dev-redshiftwarehouse-warehouse"
+    assert env["CURATED_BUCKET"] == CURATED
+    assert env["LAKE_DATABASE"] == "refarch_lake"
+    assert env["SECRET_ARN"]["Fn::GetAtt"][1] == "MasterPasswordSecretArn"
+    (rule,) = template.find_resources("AWS::Events::Rule").values()
+    assert rule["Properties"]["ScheduleExpression"] == "cron(0 4 * * ? *)"
+
+
+def test_loader_failures_reach_alarms(template):
+    metrics = sorted(a["Properties"]["MetricName"] for a in template.find_resources("AWS::CloudWatch::Alarm").values())
+    assert metrics == ["ApproximateNumberOfMessagesVisible", "CPUUtilization", "Errors", "HealthStatus",
+                       "PercentageDiskSpaceUsed"]
+
+
+def test_selecting_the_warehouse_brings_the_lake_along():
+    settings = settings_from_context({"patterns": "RedshiftWarehouse"}, environ={})
+    assert settings.patterns == ("SecurityBaseline", "BatchDataLake", "RedshiftWarehouse")
+
+
+def test_a_multi_node_type_cannot_run_as_one_node():
+    with pytest.raises(SettingError, match=r"invalid setting warehouse_nodes=1: allowed 2 to 128 for ra3.4xlarge"):
+        settings_from_context({"warehouse_node_type": "ra3.4xlarge"}, environ={})

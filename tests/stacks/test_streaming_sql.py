@@ -1,0 +1,147 @@
+"""StreamingSqlAnalytics: the FlinkSqlApplication construct in a synthesized template."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from aws_cdk import App, Environment, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
+from aws_cdk.assertions import Template
+
+from refarch.constructs.flink_application import CONNECTOR_JAR, FlinkSqlApplication, stage_application
+from refarch.constructs.stream import EncryptedStream
+from refarch.flink_connector import applications_missing_the_connector
+from refarch.paths import JOBS_ROOT
+
+
+@pytest.fixture(scope="module")
+def template(synthesis) -> Template:
+    return Template.from_json(synthesis.template("StreamingSqlAnalytics"))
+
+
+def applications(template: Template) -> dict[str, dict]:
+    return {k: r["Properties"] for k, r in template.find_resources("AWS::KinesisAnalyticsV2::Application").items()}
+
+
+def clickstream(template: Template) -> dict:
+    return next(p for k, p in applications(template).items() if k.startswith("ClickstreamJob"))
+
+
+def groups(app: dict) -> dict[str, dict]:
+    return {g["PropertyGroupId"]: g["PropertyMap"]
+            for g in app["ApplicationConfiguration"]["EnvironmentProperties"]["PropertyGroups"]}
+
+
+def test_two_applications_on_the_flink_1_20_runtime(template):
+    apps = applications(template)
+    assert len(apps) == 2
+    assert {a["RuntimeEnvironment"] for a in apps.values()} == {"FLINK-1_20"}
+
+
+def test_code_is_the_zip_asset_and_run_options_point_at_main_and_the_jar(template):
+    config = clickstream(template)["ApplicationConfiguration"]["ApplicationCodeConfiguration"]
+    assert config["CodeContentType"] == "ZIPFILE"
+    location = config["CodeContent"]["S3ContentLocation"]
+    assert location["FileKey"].endswith(".zip")
+    assert groups(clickstream(template))["kinesis.analytics.flink.run.options"] == {
+        "python": "main.py", "jarfile": f"lib/{CONNECTOR_JAR}"}
+
+
+def test_runtime_properties_name_the_streams_and_region(template):
+    properties = groups(clickstream(template))["refarch.job"]
+    assert properties["aws.region"] == "us-east-1"
+    assert properties["job.name"] == "clickstream"
+    assert set(properties) == {"aws.region", "job.name", "source.stream.arn", "sink.pageviews.stream.arn",
+                               "sink.errorrate.stream.arn", "sink.sessions.stream.arn", "sink.alerts.stream.arn"}
+
+
+def test_parallelism_autoscaling_and_checkpoints(template):
+    flink = clickstream(template)["ApplicationConfiguration"]["FlinkApplicationConfiguration"]
+    assert flink["ParallelismConfiguration"] == {"ConfigurationType": "CUSTOM", "Parallelism": 1,
+                                                 "ParallelismPerKPU": 1, "AutoScalingEnabled": True}
+    assert flink["CheckpointConfiguration"]["CheckpointingEnabled"] is True
+    assert flink["CheckpointConfiguration"]["CheckpointInterval"] == 60_000
+
+
+def test_application_runs_in_the_isolated_subnets(template):
+    (vpc,) = clickstream(template)["ApplicationConfiguration"]["VpcConfigurations"]
+    assert len(vpc["SubnetIds"]) == 2
+    assert all("isolated" in json.dumps(s) for s in vpc["SubnetIds"])
+
+
+def test_logging_goes_to_an_encrypted_log_group_with_retention(template):
+    options = template.find_resources("AWS::KinesisAnalyticsV2::ApplicationCloudWatchLoggingOption")
+    assert len(options) == 2
+    groups_ = [g for k, g in template.find_resources("AWS::Logs::LogGroup").items() if k.startswith("ClickstreamJob")]
+    (group,) = groups_
+    assert group["Properties"]["RetentionInDays"] == 365
+    assert "Fn::GetStackOutput" in group["Properties"]["KmsKeyId"]
+
+
+def test_role_reads_the_source_writes_the_sinks_and_uses_the_key_only(template):
+    policy = next(p for k, p in template.find_resources("AWS::IAM::Policy").items()
+                  if k.startswith("ClickstreamJobRole"))
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    read = next(s for s in statements if "kinesis:GetRecords" in s["Action"])
+    assert read["Resource"]["Fn::GetAtt"][0].startswith("ClickEvents")
+    write = next(s for s in statements if "kinesis:PutRecords" in s["Action"])
+    assert len(write["Resource"]) == 4
+    assert all(r["Fn::GetAtt"][0].startswith("Clickstream") for r in write["Resource"])
+    kms_statement = next(s for s in statements if s["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"])
+    assert "Fn::GetStackOutput" in kms_statement["Resource"]
+    assert not any(a.startswith(("kinesis:", "kms:", "s3:")) and s["Resource"] == "*"
+                   for s in statements for a in s["Action"])
+
+
+def test_alarms_on_downtime_failed_checkpoints_and_source_lag(template):
+    metrics = sorted(a["Properties"]["MetricName"] for a in template.find_resources("AWS::CloudWatch::Alarm").values())
+    assert metrics == ["downtime", "downtime", "millisBehindLatest", "millisBehindLatest",
+                       "numberOfFailedCheckpoints", "numberOfFailedCheckpoints"]
+
+
+def test_staged_zip_holds_main_the_job_and_no_local_ddl(tmp_path):
+    staged = stage_application(JOBS_ROOT / "flink", "adtech", tmp_path / "absent.jar")
+    files = sorted(str(p.relative_to(staged)) for p in staged.rglob("*") if p.is_file())
+    assert files[0] == "adtech/cloud/01_source_ad_events.sql"
+    assert "main.py" in files
+    assert not any("/local/" in f or f.startswith("lib/") for f in files)
+
+
+def test_staged_zip_carries_the_connector_when_present(tmp_path):
+    jar = tmp_path / CONNECTOR_JAR
+    jar.write_bytes(b"PK\x03\x04 not really a jar")
+    staged = stage_application(JOBS_ROOT / "flink", "adtech", jar)
+    assert (staged / "lib" / CONNECTOR_JAR).read_bytes() == jar.read_bytes()
+
+
+def build_test_stack(jar: Path) -> Stack:
+    stack = Stack(App(), "FlinkTest", env=Environment(account="123456789012", region="us-east-1"))
+    key = kms.Key(stack, "Key", enable_key_rotation=True)
+    vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, max_azs=2, subnet_configuration=[
+        ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)])
+    streams = [EncryptedStream(stack, f"S{i}", key=key, shards=1).stream for i in range(2)]
+    FlinkSqlApplication(stack, "Ads", jobs_root=JOBS_ROOT / "flink", job="adtech", source=streams[0],
+                        sinks={"ctr": streams[1]}, key=key, vpc=vpc, log_retention_days=30,
+                        removal_policy=RemovalPolicy.DESTROY, connector_jar=jar)
+    return stack
+
+
+def test_deploy_check_finds_an_application_without_the_jar(tmp_path):
+    assert applications_missing_the_connector([build_test_stack(tmp_path / "absent.jar")]) == ["FlinkTest/Ads"]
+
+
+def test_deploy_check_passes_an_application_with_the_jar(tmp_path):
+    jar = tmp_path / CONNECTOR_JAR
+    jar.write_bytes(b"jar")
+    assert applications_missing_the_connector([build_test_stack(jar)]) == []
+
+
+def test_the_application_zip_is_a_zip_with_main_at_its_root(synthesis):
+    stack = synthesis.stacks["StreamingSqlAnalytics"]
+    app = stack.applications["adtech"]
+    staged = Path(app.code.asset_path) if Path(app.code.asset_path).is_absolute() else \
+        Path(synthesis.assembly.directory) / app.code.asset_path
+    assert (staged / "main.py").is_file() and (staged / "adtech" / "queries").is_dir()

@@ -1,0 +1,58 @@
+"""The connector jar is verified against the pinned SHA-256 before it is used."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from refarch import flink_connector
+from refarch.flink_connector import ConnectorError, verify
+
+
+def test_the_lock_pins_the_flink_1_20_kinesis_sql_connector():
+    pinned = flink_connector.lock()
+    assert (pinned["group"], pinned["artifact"], pinned["version"]) == (
+        "org.apache.flink", "flink-sql-connector-kinesis", "5.0.0-1.20")
+
+
+def test_a_jar_matching_the_pin_passes(tmp_path):
+    jar = tmp_path / "c.jar"
+    jar.write_bytes(b"connector bytes")
+    expected = hashlib.sha256(b"connector bytes").hexdigest()
+    assert verify(jar, expected) == expected
+
+
+def test_a_jar_not_matching_the_pin_is_refused(tmp_path):
+    jar = tmp_path / "c.jar"
+    jar.write_bytes(b"tampered")
+    with pytest.raises(ConnectorError, match="has SHA-256 .* but connector.lock pins 00"):
+        verify(jar, "00" * 32)
+
+
+def test_a_missing_jar_says_how_to_get_it(tmp_path):
+    with pytest.raises(ConnectorError, match="run `make flink-deps`"):
+        verify(tmp_path / "absent.jar", "")
+
+
+def test_fetch_without_maven_explains_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setattr(flink_connector.shutil, "which", lambda name: None)
+    with pytest.raises(ConnectorError, match="apt-get install maven"):
+        flink_connector.fetch(tmp_path / "c.jar")
+
+
+def test_first_verified_fetch_records_the_sha256(monkeypatch, tmp_path):
+    lock = tmp_path / "connector.lock"
+    lock.write_text(json.dumps({"group": "g", "artifact": "a", "version": "1", "sha256": ""}))
+    monkeypatch.setattr(flink_connector, "LOCK_FILE", lock)
+    monkeypatch.setattr(flink_connector.shutil, "which", lambda name: "/usr/bin/mvn")
+    target = tmp_path / "lib" / "a-1.jar"
+
+    def fake_maven(command, check):
+        assert "--strict-checksums" in command and "-Dartifact=g:a:1:jar" in command
+        target.write_bytes(b"downloaded")
+
+    monkeypatch.setattr(flink_connector.subprocess, "run", fake_maven)
+    flink_connector.fetch(target)
+    assert json.loads(lock.read_text())["sha256"] == hashlib.sha256(b"downloaded").hexdigest()
