@@ -7,6 +7,7 @@ and refuse plain HTTP, which endpoints exist and whether flow logs record the VP
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,8 @@ _ENCRYPTION = {
     "AWS::Kinesis::Stream": lambda p: ("aws:kms", p["StreamEncryption"]["KeyId"]) if p.get("StreamEncryption") else None,
     "AWS::DynamoDB::Table": lambda p: _table_encryption(p),
     "AWS::KinesisFirehose::DeliveryStream": lambda p: _firehose_encryption(p),
+    "AWS::Redshift::Cluster": lambda p: ("aws:kms", p.get("KmsKeyId")) if p.get("Encrypted") else None,
+    "AWS::Athena::WorkGroup": lambda p: _athena_encryption(p),
 }
 
 
@@ -120,12 +123,24 @@ def _firehose_encryption(props: dict):
     return "aws:kms", config.get("KeyARN")
 
 
+def _athena_encryption(props: dict):
+    result = props.get("WorkGroupConfiguration", {}).get("ResultConfiguration", {})
+    config = result.get("EncryptionConfiguration")
+    if not config:
+        return None
+    return ("aws:kms", config.get("KmsKey")) if config["EncryptionOption"] != "SSE_S3" else ("AES256", None)
+
+
 def _key_aliases(resources: dict) -> dict[str, str]:
     return {_ref_id(r["Properties"]["TargetKeyId"]): r["Properties"]["AliasName"]
             for r in resources.values() if r["Type"] == "AWS::KMS::Alias"}
 
 
 def _key_name(ref: Any, aliases: dict[str, str]) -> str:
+    if isinstance(ref, dict) and "Fn::GetStackOutput" in ref:  # a key of another stack
+        output = ref["Fn::GetStackOutput"]
+        key = re.sub(r"^PublishOutput(Fn)?(GetAtt|Ref)|([0-9A-F]{8})?(Arn)?[0-9A-F]{8}$", "", output["OutputName"])
+        return f"{output['StackName']}/{key}"
     logical_id = _ref_id(ref)
     if logical_id:
         return aliases.get(logical_id, logical_id)

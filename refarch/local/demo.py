@@ -27,6 +27,10 @@ def run_demo(context: Mapping[str, Any], *, outdir: str, console: Console) -> bo
     posture = posture_report(BASELINE, result.template(BASELINE))
     print_posture(posture, console)
     ok = ok and not posture.problems
+    others = [posture_report(name, result.template(name)) for name in result.stacks if name != BASELINE]
+    if others:
+        print_posture_summary(others, console)
+        ok = ok and not any(report.problems for report in others)
 
     for pattern, run in LOCAL_RUNS.items():
         if pattern not in result.settings.patterns:
@@ -124,6 +128,20 @@ def print_posture(report: PostureReport, console: Console) -> None:
         console.print(f"trail {trail}: " + ", ".join(f"{n} {_yes(on)}" for n, on in flags.items()))
     for problem in report.problems:
         console.print(f"[red]problem:[/] {problem}")
+
+
+def print_posture_summary(reports: list[PostureReport], console: Console) -> None:
+    table = Table(title="the other stacks: encryption at rest and bucket access (from their templates)")
+    for column in ("stack", "encrypted at rest", "keys used", "buckets private + TLS only", "problems"):
+        table.add_column(column, overflow="fold")
+    for report in reports:
+        encrypted = [r for r in report.encryption if r.algorithm]
+        keys = sorted({r.key or r.algorithm for r in encrypted})
+        private = sum(1 for b, ok in report.public_access_blocked.items() if ok and report.tls_only[b])
+        table.add_row(report.stack, f"{len(encrypted)} of {len(report.encryption)}", "\n".join(keys),
+                      f"{private} of {len(report.public_access_blocked)}",
+                      "\n".join(report.problems) or "none")
+    console.print(table)
 
 
 def _yes(flag: bool) -> str:

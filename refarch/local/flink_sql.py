@@ -37,6 +37,7 @@ import re
 import tempfile
 import time
 import uuid
+import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -382,7 +383,7 @@ class FlinkRunReport:
 
     def rows_summary(self) -> list[tuple[str, str]]:
         lines = [
-            ("records in", str(self.records_in)),
+            (f"{self.job} job: records in", str(self.records_in)),
             ("skipped (no usable event time or type)", str(self.skipped)),
             (f"out of order within the {self.watermark_bound_s} s bound", f"{self.out_of_order} (counted)"),
             ("late, behind the watermark", f"{self.late} (dropped by the windows)")]
@@ -463,7 +464,9 @@ def _table_env() -> Any:
         from pyflink.table import EnvironmentSettings, TableEnvironment
     except ImportError as missing:
         raise RuntimeError("PyFlink is not installed: pip install 'apache-flink==1.20.*' (needs Java 11 or 17)") from missing
-    return TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    with warnings.catch_warnings():  # apache-beam 2.48 (PyFlink's) warns that pkg_resources is deprecated
+        warnings.simplefilter("ignore")
+        return TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
 
 
 def run_flink_job(job: str, events: list[dict] | None = None, *, seed: int = 3, size: int = 200,

@@ -403,7 +403,7 @@ def test_a_seeded_generated_run_matches_the_event_time_model(job, flink_env):
     assert (report.records_in, report.skipped, report.late) == (120, 1, 1)
     assert report.out_of_order > 0
     assert all(rows for rows in report.rows.values())
-    assert report.summary()[0].startswith("records in")
+    assert report.summary()[0].startswith(f"{job} job: records in")
 
 
 @flink
