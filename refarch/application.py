@@ -66,7 +66,7 @@ def build_stacks(app: App, settings: Settings) -> dict[str, Stack]:
         stacks["RedshiftWarehouse"] = RedshiftWarehouseStack(
             app, "RedshiftWarehouse", stack_name=name("RedshiftWarehouse"), settings=settings.warehouse,
             vpc=baseline.vpc, curated_bucket=lake.storage.curated_bucket_name,
-            lake_database=settings.lake.database,
+            lake_database=settings.lake.database, lake_job=lake.job.name,
             log_retention_days=settings.baseline.log_retention_days,
             powertools_layer_version=settings.powertools_layer_version,
             description="refarch: private Redshift loaded from the lake, with Spectrum", **shared)

@@ -113,7 +113,7 @@ class WarehouseSettings:
     database: str = "analytics"
     port: int = 5439
     snapshot_retention_days: int = 7
-    load_schedule: str = "cron(0 4 * * ? *)"  # daily at 04:00 UTC, after the lake's ETL
+    load_trigger: str = "after-etl"  # or a cron(...) expression
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "warehouse_database": lambda k, v: parse_identifier(k, v, max_length=64),
     "warehouse_port": lambda k, v: parse_int(k, v, 1150, 65535),  # Redshift's allowed port range
     "warehouse_snapshot_retention_days": lambda k, v: parse_int(k, v, 1, 35),
-    "warehouse_load_schedule": lambda k, v: parse_glue_cron(k, v),
+    "warehouse_load_trigger": lambda k, v: parse_load_trigger(k, v),
     "streaming_shards": lambda k, v: parse_int(k, v, 1, 500),
     "streaming_retention_hours": lambda k, v: parse_int(k, v, 24, 8760),
     "streaming_parallelism": lambda k, v: parse_int(k, v, 1, 1000),
@@ -200,6 +200,15 @@ _GROUPS = {"iot_": ("iot", IotSettings), "firehose_": ("firehose", FirehoseSetti
            "streaming_": ("streaming", StreamingSettings)}
 
 SETTING_NAMES = tuple(_PARSERS)
+
+
+def parse_load_trigger(setting: str, raw: Any) -> str:
+    if str(raw).strip() == "after-etl":
+        return "after-etl"
+    try:
+        return parse_glue_cron(setting, raw)
+    except SettingError:
+        raise SettingError(setting, raw, "after-etl or a six-field cron(...) expression") from None
 
 
 def settings_from_context(context: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:

@@ -60,7 +60,7 @@ PATTERNS: tuple[Pattern, ...] = (
         ("RA3 cluster in isolated subnets: KMS, enhanced VPC routing, SSL only, not public",
          "audit logs to encrypted log groups; admin password managed in Secrets Manager",
          "role scoped to the curated prefixes and the lake's Glue database (COPY + Spectrum)",
-         "loader Lambda: sql/redshift through the Data API, nightly and on demand",
+         "loader Lambda: sql/redshift through the Data API, after each lake ETL run and on demand",
          "alarms: CPU, disk, health, loader failures (uses BatchDataLake's bucket and catalog)"),
     ),
     Pattern(

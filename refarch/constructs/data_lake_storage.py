@@ -13,7 +13,8 @@ from refarch.constructs.buckets import secure_bucket
 
 
 class DataLakeStorage(Construct):
-    """`raw` ages to Standard-IA then Glacier (it is the immutable record of what arrived);
+    """`raw` ages to Standard-IA then Glacier Instant Retrieval (it is the immutable record of
+    what arrived, and the ETL job still reads it, which Flexible Retrieval would refuse);
     `curated` uses Intelligent-Tiering, whose access patterns are unknown in advance.
 
     The buckets have fixed names (`<name_prefix>-raw|curated-<account>-<region>`) so that
@@ -37,7 +38,7 @@ class DataLakeStorage(Construct):
                                  lifecycle_rules=[s3.LifecycleRule(id="RawTiering", transitions=[
                                      s3.Transition(storage_class=s3.StorageClass.INFREQUENT_ACCESS,
                                                    transition_after=Duration.days(raw_to_infrequent_days)),
-                                     s3.Transition(storage_class=s3.StorageClass.GLACIER,
+                                     s3.Transition(storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
                                                    transition_after=Duration.days(raw_to_glacier_days))])])
         self.curated = secure_bucket(self, "Curated", key=key, access_logs=access_logs, retain=retain,
                                      bucket_name=self.curated_bucket_name,

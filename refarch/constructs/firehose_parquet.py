@@ -16,7 +16,7 @@ from constructs import Construct
 from refarch.constructs.alarms import FIVE_MINUTES, alarm_when
 from refarch.constructs.glue_table import PartitionedParquetTable
 from refarch.constructs.logs import encrypted_log_group
-from refarch.constructs.nag import acknowledge, logical_id
+from refarch.constructs.nag import acknowledge, acknowledge_resource, logical_id
 
 # Record-format conversion needs at least 64 MB of buffer (the service rejects less).
 MIN_BUFFER_MB, MAX_BUFFER_MB = 64, 128
@@ -130,9 +130,12 @@ class FirehoseToParquet(Construct):
         role.add_to_policy(iam.PolicyStatement(
             actions=["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
             resources=[table.catalog_arn, table.database_arn, table.table_arn]))
+        # Firehose may record the processor with a version qualifier ($LATEST).
         role.add_to_policy(iam.PolicyStatement(
             actions=["lambda:InvokeFunction", "lambda:GetFunctionConfiguration"],
-            resources=[processor.function_arn]))
+            resources=[processor.function_arn, f"{processor.function_arn}:*"]))
+        acknowledge_resource(role, f"{processor.function_arn}:*", "Versions of the one transform "
+                             "function: Firehose may invoke it with a version qualifier")
         self.log_group.grant_write(role)
         acknowledge(role, f"IAM5[Resource::<{logical_id(bucket)}.Arn>/*]",
                     "Firehose names its output objects by time and partition at delivery, so it "

@@ -130,6 +130,11 @@ class FlinkSqlApplication(Construct):
                                                resources=[key.key_arn]))
         role.add_to_policy(iam.PolicyStatement(actions=["logs:PutLogEvents", "logs:DescribeLogStreams"],
                                                resources=[self.log_group.log_group_arn]))
+        log_groups = Stack.of(self).format_arn(service="logs", resource="log-group", resource_name="*",
+                                                arn_format=ArnFormat.COLON_RESOURCE_NAME)
+        role.add_to_policy(iam.PolicyStatement(actions=["logs:DescribeLogGroups"], resources=[log_groups]))
+        acknowledge_resource(role, log_groups, "Managed Flink checks its log group exists with "
+                             "DescribeLogGroups, which lists groups and takes no single-group ARN")
         role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject", "s3:GetObjectVersion"],
                                                resources=[self.code.bucket.arn_for_objects(self.code.s3_object_key)]))
         # Attaching the application to the VPC: EC2 network-interface calls, which take no

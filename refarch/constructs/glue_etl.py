@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from aws_cdk import ArnFormat, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as assets
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from refarch.constructs.nag import acknowledge, acknowledge_resource
@@ -84,9 +87,13 @@ class RawZoneCrawler(Construct):
             crawler_security_configuration=security.name,
             targets=glue.CfnCrawler.TargetsProperty(s3_targets=[glue.CfnCrawler.S3TargetProperty(
                 path=f"s3://{bucket.bucket_name}/{prefix}")]),
+            # Raw tables get their own prefix, apart from the declared curated tables.
+            table_prefix="raw_",
+            # Schema changes in new raw files update the table; incremental crawls
+            # (CRAWL_NEW_FOLDERS_ONLY) would require LOG for both, so the crawler reads all.
             schema_change_policy=glue.CfnCrawler.SchemaChangePolicyProperty(
                 update_behavior="UPDATE_IN_DATABASE", delete_behavior="LOG"),
-            recrawl_policy=glue.CfnCrawler.RecrawlPolicyProperty(recrawl_behavior="CRAWL_NEW_FOLDERS_ONLY"))
+            recrawl_policy=glue.CfnCrawler.RecrawlPolicyProperty(recrawl_behavior="CRAWL_EVERYTHING"))
         self.crawler.node.add_dependency(security.configuration)
 
 
@@ -192,3 +199,23 @@ class ScheduledCrawlThenEtl(Construct):
                 actions=[glue.CfnTrigger.ActionProperty(crawler_name=after_job.name)])
             self.after_etl.node.add_dependency(job.job)
             self.after_etl.node.add_dependency(after_job.crawler)
+
+
+class GlueFailureNotices(Construct):
+    """Failed, timed-out or stopped job runs and failed crawls notify `topic`.
+
+    Glue reports run outcomes as EventBridge events, not as CloudWatch metrics, so the
+    failure path of a scheduled workflow is a rule rather than an alarm.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, topic: sns.ITopic, jobs: Sequence[str],
+                 crawlers: Sequence[str]) -> None:
+        super().__init__(scope, id)
+        self.job_failures = events.Rule(self, "JobFailures", event_pattern=events.EventPattern(
+            source=["aws.glue"], detail_type=["Glue Job State Change"],
+            detail={"jobName": list(jobs), "state": ["FAILED", "TIMEOUT", "STOPPED", "ERROR"]}),
+            targets=[targets.SnsTopic(topic)])
+        self.crawl_failures = events.Rule(self, "CrawlFailures", event_pattern=events.EventPattern(
+            source=["aws.glue"], detail_type=["Glue Crawler State Change"],
+            detail={"crawlerName": list(crawlers), "state": ["Failed"]}),
+            targets=[targets.SnsTopic(topic)])

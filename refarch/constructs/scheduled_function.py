@@ -17,14 +17,17 @@ from refarch.constructs.nag import acknowledge, acknowledge_kms_grant_families
 
 
 class ScheduledFunction(Construct):
-    """An EventBridge schedule invokes `function`; an invocation that still fails after its
-    retries lands in an encrypted queue, and errors and waiting failures raise alarms.
-    Run it on demand with `aws lambda invoke` (the event is passed through unchanged)."""
+    """EventBridge invokes `function` on a `schedule` or on events matching `event_pattern`;
+    an invocation that still fails after its retries lands in an encrypted queue, and
+    errors and failed runs raise alarms. Run it on demand with `aws lambda invoke`."""
 
-    def __init__(self, scope: Construct, id: str, *, function: lambda_.IFunction, schedule: str,
-                 key: kms.IKey, alarm_topic: sns.ITopic | None = None, retries: int = 1) -> None:
+    def __init__(self, scope: Construct, id: str, *, function: lambda_.IFunction, key: kms.IKey,
+                 schedule: str | None = None, event_pattern: events.EventPattern | None = None,
+                 alarm_topic: sns.ITopic | None = None, retries: int = 1) -> None:
         super().__init__(scope, id)
-        if not (schedule.startswith("cron(") and schedule.endswith(")")):
+        if (schedule is None) == (event_pattern is None):
+            raise ValueError("ScheduledFunction: give exactly one of schedule= or event_pattern=")
+        if schedule is not None and not (schedule.startswith("cron(") and schedule.endswith(")")):
             raise ValueError(f"ScheduledFunction schedule={schedule!r}: an EventBridge cron(...) expression")
         if not 0 <= retries <= 2:
             raise ValueError(f"ScheduledFunction retries={retries!r}: allowed 0 to 2")
@@ -39,7 +42,8 @@ class ScheduledFunction(Construct):
                                   on_failure=destinations.SqsDestination(self.failures))
         if function.role is not None:  # the destination grant names KMS action families
             acknowledge_kms_grant_families(function.role)
-        self.rule = events.Rule(self, "Schedule", schedule=events.Schedule.expression(schedule),
+        self.rule = events.Rule(self, "Trigger", event_pattern=event_pattern,
+                                schedule=events.Schedule.expression(schedule) if schedule else None,
                                 targets=[targets.LambdaFunction(function, dead_letter_queue=self.failures,
                                                                 retry_attempts=2,
                                                                 max_event_age=Duration.hours(1))])
@@ -48,7 +52,6 @@ class ScheduledFunction(Construct):
                        metric=function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
                        description="The scheduled function failed"),
             alarm_when(self, "FailedRuns", topic=alarm_topic, above=0,
-                       metric=self.failures.metric_approximate_number_of_messages_visible(
-                           period=FIVE_MINUTES, statistic="Maximum"),
-                       description="Scheduled runs exhausted their retries and wait in the failure queue"),
+                       metric=self.failures.metric_number_of_messages_sent(period=FIVE_MINUTES, statistic="Sum"),
+                       description="A run exhausted its retries; its event went to the failure queue"),
         ]

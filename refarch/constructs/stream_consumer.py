@@ -57,11 +57,12 @@ class StreamConsumer(Construct):
             self, "IteratorAge", topic=alarm_topic, above=iterator_age_alarm.to_milliseconds(),
             metric=function.metric("IteratorAge", statistic="Maximum", period=Duration.minutes(1)),
             periods=5, description="The consumer is falling behind the stream")
+        # On messages arriving, not waiting: nothing drains this queue, so a "waiting"
+        # alarm would stay in ALARM after the first failure and never notify again.
         self.dead_letter_alarm = alarm_when(
-            self, "FailedBatchesWaiting", topic=alarm_topic, above=0,
-            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=FIVE_MINUTES, statistic="Maximum"),
-            description="Records exhausted their retries and wait in the failure queue")
+            self, "FailedBatchesAlarm", topic=alarm_topic, above=0,
+            metric=self.dead_letter_queue.metric_number_of_messages_sent(period=FIVE_MINUTES, statistic="Sum"),
+            description="Records exhausted their retries; their metadata went to the failure queue")
         self.errors_alarm = alarm_when(
             self, "Errors", topic=alarm_topic, above=0,
             metric=function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),

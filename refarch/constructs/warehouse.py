@@ -47,9 +47,11 @@ class Warehouse(Construct):
                                                 description="Redshift: SQL from the client subnets only")
         for cidr in client_cidrs:
             self.security_group.add_ingress_rule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(port), "SQL clients")
-        # Outbound: HTTPS to the VPC's interface endpoints (Glue, KMS, STS) for Spectrum.
-        self.security_group.add_egress_rule(ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(443),
-                                            "HTTPS to the VPC's interface endpoints")
+        # Outbound HTTPS only: to the interface endpoints (Glue, KMS, STS) and, with enhanced
+        # VPC routing, to S3 through its gateway endpoint, whose addresses are public ones.
+        # The subnets have no route to the internet, so this reaches nothing else.
+        self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443),
+                                            "HTTPS to the VPC endpoints (interface and S3 gateway)")
         subnet_group = redshift.CfnClusterSubnetGroup(
             self, "Subnets", description=f"{self.cluster_identifier}: isolated subnets",
             subnet_ids=vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED).subnet_ids)

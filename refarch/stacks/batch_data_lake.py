@@ -8,11 +8,12 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from refarch.config import LakeSettings
+from refarch.constructs.alarms import ops_topic
 from refarch.constructs.athena import AthenaWorkgroup
 from refarch.constructs.buckets import secure_bucket
 from refarch.constructs.data_lake_storage import DataLakeStorage
 from refarch.constructs.glue_etl import (
-    GlueSecurity, PartitionCrawler, RawZoneCrawler, ScheduledCrawlThenEtl, SparkEtlJob,
+    GlueFailureNotices, GlueSecurity, PartitionCrawler, RawZoneCrawler, ScheduledCrawlThenEtl, SparkEtlJob,
 )
 from refarch.constructs.glue_table import PartitionedParquetTable, glue_database
 from refarch.constructs.nag import acknowledge, acknowledge_resource
@@ -74,6 +75,11 @@ class BatchDataLakeStack(Stack):
         self.workflow = ScheduledCrawlThenEtl(self, "Nightly", crawler=self.crawler, job=self.job,
                                               schedule=settings.crawl_schedule,
                                               after_job=self.partitions)
+
+        self.ops_topic = ops_topic(self, "OpsTopic", key=data_key)
+        self.failure_notices = GlueFailureNotices(
+            self, "FailureNotices", topic=self.ops_topic, jobs=[self.job.name],
+            crawlers=[self.crawler.name, self.partitions.name])
 
         results = secure_bucket(self, "QueryResults", key=data_key, access_logs=access_logs,
                                 retain=retain_data)

@@ -76,8 +76,7 @@ class IotTelemetryStack(Stack):
                                        alarm_topic=self.ops_topic)
         self.quarantine_alarm = alarm_when(
             self, "QuarantinedReadings", topic=self.ops_topic, above=0,
-            metric=self.quarantine.metric_approximate_number_of_messages_visible(
-                period=FIVE_MINUTES, statistic="Maximum"),
+            metric=self.quarantine.metric_number_of_messages_sent(period=FIVE_MINUTES, statistic="Sum"),
             description="Malformed readings were quarantined")
 
         rule_errors = secure_bucket(self, "RuleErrors", key=data_key, access_logs=access_logs,

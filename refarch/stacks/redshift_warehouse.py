@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
@@ -23,7 +24,7 @@ LAKE_PREFIXES = ("trades/", "trades_rejected/")
 
 class RedshiftWarehouseStack(Stack):
     def __init__(self, scope: Construct, id: str, *, settings: WarehouseSettings, data_key: kms.IKey,
-                 vpc: ec2.IVpc, curated_bucket: str, lake_database: str, retain_data: bool,
+                 vpc: ec2.IVpc, curated_bucket: str, lake_database: str, lake_job: str, retain_data: bool,
                  log_retention_days: int, powertools_layer_version: int, **kwargs) -> None:
         super().__init__(scope, id, **kwargs)
         removal = removal_policy(retain=retain_data)
@@ -52,9 +53,15 @@ class RedshiftWarehouseStack(Stack):
             })
         self.loader = loader.function
         self._grant_data_api(loader.role, data_key)
-        self.schedule = ScheduledFunction(self, "NightlyLoad", function=self.loader,
-                                          schedule=settings.load_schedule, key=data_key,
-                                          alarm_topic=self.ops_topic)
+        # By default a load follows each successful run of the lake's ETL job, so it never
+        # copies partitions the job is still rewriting; a cron setting loads on a clock instead.
+        after_etl = settings.load_trigger == "after-etl"
+        self.trigger = ScheduledFunction(
+            self, "Load", function=self.loader, key=data_key, alarm_topic=self.ops_topic,
+            schedule=None if after_etl else settings.load_trigger,
+            event_pattern=events.EventPattern(source=["aws.glue"], detail_type=["Glue Job State Change"],
+                                              detail={"jobName": [lake_job], "state": ["SUCCEEDED"]})
+            if after_etl else None)
 
     def _grant_data_api(self, role: iam.IRole, key: kms.IKey) -> None:
         cluster_arn = self.format_arn(service="redshift", resource="cluster",

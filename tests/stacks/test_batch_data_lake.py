@@ -53,13 +53,14 @@ def test_zone_buckets_have_names_other_stacks_can_derive(template):
                      "refarch-dev-batchdatalake-raw-123456789012-us-east-1"]
 
 
-def test_raw_zone_tiers_to_infrequent_access_then_glacier(template):
+def test_raw_zone_tiers_to_infrequent_access_then_glacier_instant_retrieval(template):
+    # Instant Retrieval: the nightly job still reads the whole raw prefix.
     rules = by_prefix(template, "AWS::S3::Bucket", "LakeRaw")["LifecycleConfiguration"]["Rules"]
     assert {"AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}, "Id": "AbortIncompleteUploads",
             "Status": "Enabled"} in rules
     tiering = next(r for r in rules if r["Id"] == "RawTiering")
     assert tiering["Transitions"] == [{"StorageClass": "STANDARD_IA", "TransitionInDays": 30},
-                                      {"StorageClass": "GLACIER", "TransitionInDays": 90}]
+                                      {"StorageClass": "GLACIER_IR", "TransitionInDays": 90}]
 
 
 def test_curated_zone_uses_intelligent_tiering(template):
@@ -84,6 +85,9 @@ def test_crawlers_run_under_the_security_configuration(template):
     for crawler in crawlers.values():
         assert crawler["Properties"]["CrawlerSecurityConfiguration"] == "refarch-dev-BatchDataLake-GlueSecurity"
     raw = by_prefix(template, "AWS::Glue::Crawler", "RawCrawler")
+    assert raw["TablePrefix"] == "raw_"
+    assert raw["RecrawlPolicy"] == {"RecrawlBehavior": "CRAWL_EVERYTHING"}
+    assert raw["SchemaChangePolicy"] == {"UpdateBehavior": "UPDATE_IN_DATABASE", "DeleteBehavior": "LOG"}
     assert raw["Targets"]["S3Targets"][0]["Path"]["Fn::Join"][1][1]["Ref"].startswith("LakeRaw")
     assert raw["Targets"]["S3Targets"][0]["Path"]["Fn::Join"][1][-1] == "/trades/"
     partitions = by_prefix(template, "AWS::Glue::Crawler", "CuratedPartitions")

@@ -100,7 +100,9 @@ def test_firehose_role_reads_only_this_table_and_invokes_only_the_transform(temp
     glue = next(s for s in statements if "glue:GetTable" in s["Action"])
     assert len(glue["Resource"]) == 3  # catalog, database, table
     invoke = next(s for s in statements if "lambda:InvokeFunction" in s["Action"])
-    assert invoke["Resource"]["Fn::GetAtt"][0].startswith("TransformFunction")
+    function, versions = invoke["Resource"]  # the function and its versions ($LATEST)
+    assert function["Fn::GetAtt"][0].startswith("TransformFunction")
+    assert versions["Fn::Join"][1] == [function, ":*"]
 
 
 def test_transform_may_reingest_into_its_own_stream_only(template):

@@ -108,8 +108,7 @@ def test_writer_runs_in_the_isolated_vpc_with_its_configuration(template):
 def test_alarms_cover_lag_failures_errors_throttles_and_quarantine_and_notify_ops(template):
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
     metrics = sorted(a["Properties"]["MetricName"] for a in alarms.values())
-    assert metrics == ["ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesVisible",
-                       "Errors", "IteratorAge", "Throttles"]
+    assert metrics == ["Errors", "IteratorAge", "NumberOfMessagesSent", "NumberOfMessagesSent", "Throttles"]
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": ops_topic_id(template)}]
 

@@ -95,19 +95,32 @@ def test_loader_runs_the_sql_through_the_data_api_nightly(template):
     assert env["CURATED_BUCKET"] == CURATED
     assert env["LAKE_DATABASE"] == "refarch_lake"
     assert env["SECRET_ARN"]["Fn::GetAtt"][1] == "MasterPasswordSecretArn"
+    # Loads start when the lake's ETL job has succeeded, not at a fixed hour.
     (rule,) = template.find_resources("AWS::Events::Rule").values()
-    assert rule["Properties"]["ScheduleExpression"] == "cron(0 4 * * ? *)"
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["aws.glue"], "detail-type": ["Glue Job State Change"],
+        "detail": {"jobName": ["refarch-dev-BatchDataLake-CurateTrades"], "state": ["SUCCEEDED"]}}
 
 
 def test_loader_failures_reach_alarms(template):
     metrics = sorted(a["Properties"]["MetricName"] for a in template.find_resources("AWS::CloudWatch::Alarm").values())
-    assert metrics == ["ApproximateNumberOfMessagesVisible", "CPUUtilization", "Errors", "HealthStatus",
+    assert metrics == ["CPUUtilization", "Errors", "HealthStatus", "NumberOfMessagesSent",
                        "PercentageDiskSpaceUsed"]
 
 
 def test_selecting_the_warehouse_brings_the_lake_along():
     settings = settings_from_context({"patterns": "RedshiftWarehouse"}, environ={})
     assert settings.patterns == ("SecurityBaseline", "BatchDataLake", "RedshiftWarehouse")
+
+
+def test_a_cron_setting_loads_on_a_schedule_instead(tmp_path):
+    from refarch.synthesis import synthesize
+    from tests.conftest import NO_AWS_ENV
+
+    result = synthesize({"patterns": "RedshiftWarehouse", "warehouse_load_trigger": "cron(0 5 * * ? *)"},
+                        outdir=str(tmp_path), environ=NO_AWS_ENV, gates=False)
+    (rule,) = Template.from_json(result.template("RedshiftWarehouse")).find_resources("AWS::Events::Rule").values()
+    assert rule["Properties"]["ScheduleExpression"] == "cron(0 5 * * ? *)"
 
 
 def test_a_multi_node_type_cannot_run_as_one_node():

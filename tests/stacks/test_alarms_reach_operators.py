@@ -1,0 +1,52 @@
+"""Every alarm notifies a topic that CloudWatch is allowed to publish to."""
+
+from __future__ import annotations
+
+import pytest
+
+from refarch.patterns import BASELINE, PATTERN_NAMES
+
+STACKS_WITH_ALARMS = [name for name in PATTERN_NAMES if name not in (BASELINE, "BatchDataLake")]
+
+
+@pytest.mark.parametrize("stack", STACKS_WITH_ALARMS)
+def test_every_alarm_notifies_a_topic_whose_policy_admits_cloudwatch(synthesis, stack):
+    resources = synthesis.template(stack)["Resources"]
+    alarms = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    assert alarms
+    policies = {}
+    for resource in resources.values():
+        if resource["Type"] == "AWS::SNS::TopicPolicy":
+            for topic in resource["Properties"]["Topics"]:
+                policies.setdefault(topic["Ref"], []).extend(resource["Properties"]["PolicyDocument"]["Statement"])
+    for alarm in alarms:
+        (action,) = alarm["AlarmActions"]
+        statements = policies[action["Ref"]]
+        allowed = [s for s in statements if s["Effect"] == "Allow"
+                   and s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"} and s["Action"] == "sns:Publish"]
+        assert len(allowed) == 1, f"{alarm['AlarmDescription']}: CloudWatch may not publish to {action['Ref']}"
+        assert allowed[0]["Condition"]["ArnLike"]["aws:SourceArn"] == "arn:aws:cloudwatch:us-east-1:123456789012:alarm:*"
+
+
+@pytest.mark.parametrize("stack", STACKS_WITH_ALARMS)
+def test_queue_alarms_fire_on_arrivals_not_on_waiting_messages(synthesis, stack):
+    resources = synthesis.template(stack)["Resources"].values()
+    queue_alarms = [r["Properties"] for r in resources
+                    if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"]["Namespace"] == "AWS/SQS"]
+    assert all(a["MetricName"] == "NumberOfMessagesSent" and a["Statistic"] == "Sum" for a in queue_alarms)
+
+
+def test_glue_failures_reach_the_lake_ops_topic_through_eventbridge(synthesis):
+    resources = synthesis.template("BatchDataLake")["Resources"]
+    rules = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
+    patterns = {r["EventPattern"]["detail-type"][0]: r["EventPattern"]["detail"] for r in rules}
+    assert patterns["Glue Job State Change"] == {
+        "jobName": ["refarch-dev-BatchDataLake-CurateTrades"], "state": ["FAILED", "TIMEOUT", "STOPPED", "ERROR"]}
+    assert patterns["Glue Crawler State Change"] == {
+        "crawlerName": ["refarch-dev-BatchDataLake-RawCrawler", "refarch-dev-BatchDataLake-CuratedPartitions"],
+        "state": ["Failed"]}
+    topic = next(k for k, r in resources.items() if r["Type"] == "AWS::SNS::Topic")
+    assert all(rule["Targets"][0]["Arn"] == {"Ref": topic} for rule in rules)
+    policy = next(r for r in resources.values() if r["Type"] == "AWS::SNS::TopicPolicy")
+    assert any(s.get("Principal") == {"Service": "events.amazonaws.com"} and s["Effect"] == "Allow"
+               for s in policy["Properties"]["PolicyDocument"]["Statement"])
