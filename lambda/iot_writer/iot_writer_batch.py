@@ -6,7 +6,8 @@ in tests) do the I/O and report what they could not do instead of raising.
 Every record ends as exactly one of:
   written      a new reading, now in the table
   duplicate    its (device_id, ts) is already stored, or appears earlier in this batch
-  quarantined  malformed; sent to the quarantine queue with a reason, never retried
+  quarantined  malformed, or sent on another device's topic (see below); sent to the
+               quarantine queue with a reason, never retried
   failed       not durably handled (a throttled write, an unpublished alert ...):
                reported as a batch item failure so Lambda delivers it again
 
@@ -25,6 +26,13 @@ Lookup-then-write is race-free because the stream's partition key is the device 
 one device's records are processed in order by one invocation at a time (also with a
 parallelization factor, and across resharding). Reading items are built from the
 payload alone, so even a racing rewrite would store identical content.
+
+The partition key is the device id from the topic (the IoT rule sets `${topic(2)}` of
+devices/<id>/telemetry, which the device's policy lets it publish on); the payload's
+device_id is whatever the device wrote. A record whose two differ (or whose partition
+key is empty: the rule never sends one) is quarantined as `schema:device_id_mismatch`,
+so a device cannot write another device's readings or latest state, and every reading
+that is processed is on its own device's shard, in that device's order.
 
 The reading item is written last and acts as the commit marker: a reading's alerts and
 its latest state are written before it. A redelivered reading that is found in the
@@ -63,6 +71,16 @@ class StreamRecord:
         kinesis = record["kinesis"]
         shard_id = record.get("eventID", "").partition(":")[0]   # eventID = "<shard id>:<sequence number>"
         return cls(kinesis["sequenceNumber"], kinesis.get("partitionKey", ""), kinesis["data"], shard_id)
+
+
+def decode_record(record: StreamRecord) -> Reading:
+    """The record's reading, or InvalidRecord: its payload is malformed, or names another
+    device than the topic it was published on (the partition key)."""
+    reading = decode_reading(record.data)
+    if reading.device_id != record.partition_key:
+        raise InvalidRecord("schema:device_id_mismatch",
+                            f"payload device_id {reading.device_id!r} != partition key {record.partition_key!r}")
+    return reading
 
 
 @dataclass(frozen=True)
@@ -146,7 +164,7 @@ def process_batch(records: Sequence[StreamRecord], store: ReadingStore, quaranti
     rejected: list[QuarantineMessage] = []
     for record in records:
         try:
-            readings[record.sequence_number] = decode_reading(record.data)
+            readings[record.sequence_number] = decode_record(record)
         except InvalidRecord as bad:
             rejected.append(QuarantineMessage(record.sequence_number, record.partition_key,
                                               bad.reason, bad.detail, record.data, record.shard_id))

@@ -1,10 +1,11 @@
 """IotTelemetry, run locally: devices -> Kinesis -> the real writer Lambda -> DynamoDB / SQS / SNS.
 
 `run_iot_telemetry` generates seeded telemetry (with re-sent duplicates, late readings,
-malformed messages and threshold breaches), puts it into a moto Kinesis stream, reads it
-back shard by shard the way the event source mapping does, and calls the real handler
-(lambda/iot_writer) with real Kinesis event shapes. IoT Core itself is not emulated: the
-generator plays the topic rule, using the device id as the partition key.
+malformed messages, readings sent in another device's name and threshold breaches),
+puts it into a moto Kinesis stream, reads it back shard by shard the way the event
+source mapping does, and calls the real handler (lambda/iot_writer) with real Kinesis
+event shapes. IoT Core itself is not emulated: the generator plays the topic rule, using
+the sending device's id as the partition key.
 
 Where the report's numbers come from, so that they check each other:
   sent                      the driver's successful PutRecords
@@ -54,13 +55,16 @@ def _json(document: dict) -> bytes:
 
 
 # How a device garbles a message, and the reason code the writer must quarantine it with.
-MALFORMED: dict[str, Callable[[dict], bytes]] = {
-    "invalid_json": lambda doc: _json(doc)[: len(_json(doc)) // 2],   # cut off mid-message
-    "invalid_utf8": lambda doc: b"\xff\xfe" + _json(doc),
-    "schema:temperature_out_of_range": lambda doc: _json(doc | {"temperature": 999.0}),
-    "schema:humidity_out_of_range": lambda doc: _json(doc | {"humidity": 140}),
-    "schema:ts_missing": lambda doc: _json({k: v for k, v in doc.items() if k != "ts"}),
-    "schema:ts_invalid": lambda doc: _json(doc | {"ts": "2024-05-01T12:00:00"}),   # no time zone
+# Each takes the device's reading and another device's id, and gives the data the device
+# sends on its own topic (so under its own id as the partition key).
+MALFORMED: dict[str, Callable[[dict, str], bytes]] = {
+    "invalid_json": lambda doc, other: _json(doc)[: len(_json(doc)) // 2],   # cut off mid-message
+    "invalid_utf8": lambda doc, other: b"\xff\xfe" + _json(doc),
+    "schema:temperature_out_of_range": lambda doc, other: _json(doc | {"temperature": 999.0}),
+    "schema:humidity_out_of_range": lambda doc, other: _json(doc | {"humidity": 140}),
+    "schema:ts_missing": lambda doc, other: _json({k: v for k, v in doc.items() if k != "ts"}),
+    "schema:ts_invalid": lambda doc, other: _json(doc | {"ts": "2024-05-01T12:00:00"}),   # no time zone
+    "schema:device_id_mismatch": lambda doc, other: _json(doc | {"device_id": other}),   # in another's name
 }
 
 
@@ -81,7 +85,7 @@ class Injected:
 
 @dataclass(frozen=True)
 class Telemetry:
-    records: list[tuple[str, bytes]]     # (partition key = device id, data), in send order
+    records: list[tuple[str, bytes]]     # (partition key = sending device's id, data), in send order
     injected: Injected
 
 
@@ -95,6 +99,9 @@ def generate_telemetry(devices: int, readings_per_device: int, *, seed: int = 7,
     duplicates, late, alerts = 0, 0, 0
     malformed: Counter[str] = Counter()
     names = [f"sensor-{n:04d}" for n in range(devices)]
+    # Whose name a device sends in, when it does: the next device's (a lone device's: the
+    # name a second device would get).
+    others = {name: f"sensor-{(n + 1) % max(devices, 2):04d}" for n, name in enumerate(names)}
     offsets = {name: rng.randrange(60_000) for name in names}   # devices do not report in lockstep
     for minute in range(readings_per_device):
         for name in names:
@@ -111,7 +118,7 @@ def generate_telemetry(devices: int, readings_per_device: int, *, seed: int = 7,
                 duplicates += 1
             if rng.random() < malformed_rate:
                 reason = rng.choice(sorted(MALFORMED))
-                regular.append((name, MALFORMED[reason](document)))
+                regular.append((name, MALFORMED[reason](document, others[name])))
                 malformed[reason] += 1
     injected = Injected(devices * readings_per_device, duplicates, dict(sorted(malformed.items())),
                         late, alerts, devices)

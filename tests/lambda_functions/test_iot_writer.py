@@ -179,6 +179,29 @@ def test_one_malformed_record_is_quarantined_with_its_reason_and_the_others_are_
     assert [i["ts"]["S"] for i in aws.items() if i["ts"]["S"] != "LATEST"] == [iso(0), iso(120)]
 
 
+def test_a_reading_in_another_devices_name_is_quarantined_and_the_others_are_written(aws):
+    writer.handler(kinesis_event(reading("sensor-2", 0, temperature=19)), LambdaContext())
+    # sensor-1, allowed to publish only on devices/sensor-1/telemetry, sends a newer reading as sensor-2.
+    event = kinesis_event(reading("sensor-1", 0), reading("sensor-2", 60, temperature=95),
+                          reading("sensor-1", 60), first_sequence=1)
+    spoofed = event["Records"][1]["kinesis"]
+    spoofed["partitionKey"] = "sensor-1"
+
+    assert writer.handler(event, LambdaContext()) == {"batchItemFailures": []}
+
+    [message] = aws.messages(aws.quarantine_url)
+    assert json.loads(message["Body"]) == {
+        "reason": "schema:device_id_mismatch",
+        "detail": "payload device_id 'sensor-2' != partition key 'sensor-1'",
+        "shard_id": "shardId-000000000000", "sequence_number": spoofed["sequenceNumber"],
+        "partition_key": "sensor-1", "data": spoofed["data"]}
+    assert message["MessageAttributes"]["reason"]["StringValue"] == "schema:device_id_mismatch"
+    assert [(i["device_id"]["S"], i["ts"]["S"]) for i in aws.items() if i["ts"]["S"] != "LATEST"] == [
+        ("sensor-1", iso(0)), ("sensor-1", iso(60)), ("sensor-2", iso(0))]
+    assert aws.item("sensor-2", "LATEST")["reading_ts"] == {"S": iso(0)}   # not moved by the spoof
+    assert aws.messages(aws.alerts_url) == []                              # nor alerted on
+
+
 class UnprocessedWrites:
     """A DynamoDB client whose BatchWriteItem of readings leaves the last `count` items
     unprocessed, on the first call only or on every call (latest-state writes pass)."""

@@ -70,12 +70,16 @@ def reading(device: str, offset_s: int, temperature: float = 21.0) -> dict:
     return {"device_id": device, "ts": T0 + offset_s * 1000, "temperature": temperature, "humidity": 40}
 
 
-def records(*payloads) -> list:
-    """Stream records with Kinesis-like sequence numbers, in order."""
+def records(*payloads, partition_keys: dict[int, str] | None = None) -> list:
+    """Stream records with Kinesis-like sequence numbers, in order. The partition key is
+    the payload's device_id, as the topic rule sets it, unless `partition_keys` (record
+    index -> key) says otherwise."""
     out = []
     for index, payload in enumerate(payloads):
         raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        out.append(batch.StreamRecord(f"4959{index:052d}", "p", base64.b64encode(raw).decode()))
+        key = payload["device_id"] if isinstance(payload, dict) else "p"
+        key = (partition_keys or {}).get(index, key)
+        out.append(batch.StreamRecord(f"4959{index:052d}", key, base64.b64encode(raw).decode()))
     return out
 
 
@@ -125,6 +129,46 @@ def test_a_malformed_record_is_quarantined_with_its_reason_and_the_original_data
     [message] = queue.messages
     assert (message.sequence_number, message.reason, message.data) == (
         recs[1].sequence_number, "invalid_json", base64.b64encode(b"{not json").decode())
+
+
+def test_a_reading_under_another_devices_partition_key_is_quarantined_not_written():
+    store, queue, topic = MemoryStore(), MemoryQueue(), MemoryTopic()
+    # Device "a", on its own topic, sends a hot reading in "b"'s name, with the key of b's real reading.
+    recs = records(reading("a", 0), reading("b", 0, temperature=95), reading("b", 0),
+                   partition_keys={1: "a"})
+
+    result = run(recs, store, queue, topic)
+
+    assert list(result.outcomes.values()) == ["written", "quarantined:schema:device_id_mismatch", "written"]
+    assert result.response() == {"batchItemFailures": []}   # never retried
+    [message] = queue.messages
+    assert message == batch.QuarantineMessage(
+        recs[1].sequence_number, "a", "schema:device_id_mismatch",
+        "payload device_id 'b' != partition key 'a'", recs[1].data)
+    assert store.items[("b", "2024-05-01T12:00:00.000Z")].temperature == 21.0   # b's own reading
+    assert (store.latest["b"].temperature, topic.published) == (21.0, [])   # no state, no alert for b
+
+
+def test_a_reading_with_an_empty_partition_key_is_quarantined_as_a_mismatch():
+    queue = MemoryQueue()
+    recs = records(reading("a", 0), reading("a", 60), partition_keys={1: ""})
+
+    result = run(recs, queue=queue)
+
+    assert (result.written, result.quarantined_by_reason) == (1, {"schema:device_id_mismatch": 1})
+    [message] = queue.messages
+    assert (message.partition_key, message.detail) == ("", "payload device_id 'a' != partition key ''")
+
+
+def test_a_missing_partition_key_in_the_event_is_read_as_empty():
+    event = {"eventID": "shardId-000000000001:49", "kinesis": {"sequenceNumber": "49", "data": "e30="}}
+    assert batch.StreamRecord.from_event(event) == batch.StreamRecord("49", "", "e30=", "shardId-000000000001")
+
+
+def test_a_malformed_payload_keeps_its_own_reason_whatever_its_partition_key():
+    recs = records(b"{not json", reading("a", 0) | {"humidity": 140}, partition_keys={0: "", 1: "b"})
+    assert list(run(recs).outcomes.values()) == ["quarantined:invalid_json",
+                                                 "quarantined:schema:humidity_out_of_range"]
 
 
 def test_a_malformed_record_that_cannot_be_quarantined_is_a_batch_item_failure():
@@ -178,16 +222,25 @@ def test_unwritten_readings_are_failures_and_their_in_batch_copies_too():
 # --- property: every record is accounted for exactly once ----------------------------
 
 DEVICES = ["d1", "d2", "d3"]
-valid_looking = st.fixed_dictionaries({
+documents = st.fixed_dictionaries({
     "device_id": st.sampled_from(DEVICES),
     "ts": st.integers(T0, T0 + 3),                 # few timestamps: duplicates are common
     "temperature": st.floats(-50, 130, allow_nan=False),
     "humidity": st.integers(-5, 105),
-}).map(lambda d: base64.b64encode(json.dumps(d).encode()).decode())
+})
+
+
+def encode(document: dict) -> str:
+    return base64.b64encode(json.dumps(document).encode()).decode()
+
+
+# (partition key, data) as the topic rule sends them: the key is the publishing device.
+valid_looking = documents.map(lambda d: (d["device_id"], encode(d)))
 record_data = st.one_of(
     valid_looking,
-    st.binary(max_size=64).map(lambda b: base64.b64encode(b).decode()),   # arbitrary bytes
-    st.text(max_size=24),                                                  # not even base64
+    st.tuples(st.sampled_from(["", *DEVICES]), documents.map(encode)),     # any key: often another device's
+    st.tuples(st.sampled_from(DEVICES), st.binary(max_size=64).map(lambda b: base64.b64encode(b).decode())),
+    st.tuples(st.sampled_from(DEVICES), st.text(max_size=24)),            # not even base64
 )
 failing = st.sets(st.sampled_from(DEVICES))
 
@@ -199,9 +252,9 @@ failing = st.sets(st.sampled_from(DEVICES))
 def test_every_record_is_written_duplicate_quarantined_or_failed_exactly_once(
         data, preexisting, unchecked, unwritable, latest_failing, alert_failing, quarantine_down):
     store = MemoryStore()
-    run([batch.StreamRecord(f"p{i}", "p", d) for i, d in enumerate(preexisting)], store)
+    run([batch.StreamRecord(f"p{i}", key, d) for i, (key, d) in enumerate(preexisting)], store)
     store.unchecked, store.unwritable, store.latest_failing = unchecked, unwritable, latest_failing
-    recs = [batch.StreamRecord(f"{i:056d}", "p", d) for i, d in enumerate(data)]
+    recs = [batch.StreamRecord(f"{i:056d}", key, d) for i, (key, d) in enumerate(data)]
     queue, topic = MemoryQueue(failing=quarantine_down), MemoryTopic(failing_devices=alert_failing)
     before = set(store.items)
 
@@ -222,11 +275,17 @@ def test_every_record_is_written_duplicate_quarantined_or_failed_exactly_once(
         first = [r.sequence_number for r in recs].index(result.failed_sequence_numbers[0])
         retry = run(recs[first:], store)
         assert retry.failed_sequence_numbers == []
-    assert {reading.key for reading in map(decoded, data) if reading} <= set(store.items)
+    accepted = {reading.key for reading in map(decoded, recs) if reading}
+    assert accepted <= set(store.items)
+    # ... and a record sent under another device's key left nothing: whatever is new in
+    # the table is a reading some record sent on its own device's key.
+    assert set(store.items) - before <= accepted
 
 
-def decoded(data):
+def decoded(record):
+    """The reading a record may store: a valid payload, sent under its own device's id."""
     try:
-        return schema.decode_reading(data)
+        reading = schema.decode_reading(record.data)
     except schema.InvalidRecord:
         return None
+    return reading if reading.device_id == record.partition_key else None

@@ -9,16 +9,24 @@ import pytest
 
 from refarch.config import IotSettings
 from refarch.local.iot_telemetry import (
-    EventSourceMapping, IotRunReport, ReportMismatch, emf_metric_totals, generate_telemetry,
+    EventSourceMapping, IotRunReport, ReportMismatch, Telemetry, emf_metric_totals, generate_telemetry,
     run_iot_telemetry,
 )
 
 RULES = IotSettings().alert_rules  # temperature > 80, battery < 10
 
 # A small run that injects every kind of record: duplicates, late readings, alerts and
-# four kinds of malformed message (the generator reports what it injected).
-SMALL = {"devices": 5, "readings_per_device": 10, "seed": 11, "duplicate_rate": 0.1,
+# six kinds of malformed message, among them readings sent in another device's name
+# (the generator reports what it injected).
+SMALL = {"devices": 5, "readings_per_device": 10, "seed": 29, "duplicate_rate": 0.1,
          "malformed_rate": 0.1, "batch_size": 7, "shards": 2}
+MISMATCH = "schema:device_id_mismatch"
+
+
+def small_telemetry() -> Telemetry:
+    return generate_telemetry(SMALL["devices"], SMALL["readings_per_device"], seed=SMALL["seed"],
+                              duplicate_rate=SMALL["duplicate_rate"], malformed_rate=SMALL["malformed_rate"],
+                              rules=RULES)
 
 
 @pytest.fixture(scope="module")
@@ -27,14 +35,15 @@ def small_run() -> IotRunReport:
 
 
 def test_the_small_run_injects_every_kind_of_record():
-    injected = generate_telemetry(5, 10, seed=11, duplicate_rate=0.1, malformed_rate=0.1, rules=RULES).injected
+    injected = small_telemetry().injected
     assert (injected.readings, injected.devices) == (50, 5)
     assert injected.duplicates > 0 and injected.late_readings > 0 and injected.alerts > 0
     assert len(injected.malformed_by_reason) >= 4
+    assert injected.malformed_by_reason[MISMATCH] > 0
 
 
 def test_a_seeded_run_accounts_for_exactly_what_the_generator_injected(small_run):
-    injected = generate_telemetry(5, 10, seed=11, duplicate_rate=0.1, malformed_rate=0.1, rules=RULES).injected
+    injected = small_telemetry().injected
     assert small_run.sent == injected.records
     assert small_run.written == injected.readings == 50
     assert small_run.duplicates_skipped == injected.duplicates
@@ -50,11 +59,31 @@ def test_the_same_seed_gives_the_same_report(small_run):
 
 
 def test_duplicates_are_byte_identical_resends_of_a_reading():
-    telemetry = generate_telemetry(5, 10, seed=11, duplicate_rate=0.1, malformed_rate=0.1, rules=RULES)
+    telemetry = small_telemetry()
     resent = sum(count - 1 for count in Counter(telemetry.records).values())
     assert resent == telemetry.injected.duplicates
-    assert all(key == json.loads(data)["device_id"] for key, data in telemetry.records
-               if data.startswith(b"{") and data.endswith(b"}"))   # partition key = device id
+
+
+def sent_in_another_name(telemetry: Telemetry) -> list[tuple[str, str]]:
+    """(partition key, payload device_id) of each complete JSON reading whose two differ."""
+    documents = [(key, json.loads(data)) for key, data in telemetry.records
+                 if data.startswith(b"{") and data.endswith(b"}")]
+    return [(key, doc["device_id"]) for key, doc in documents if doc.get("device_id") != key]
+
+
+def test_the_partition_key_is_the_device_id_except_in_readings_sent_in_another_devices_name():
+    telemetry = small_telemetry()
+    spoofed = sent_in_another_name(telemetry)
+    assert len(spoofed) == telemetry.injected.malformed_by_reason[MISMATCH]
+    names = {f"sensor-{n:04d}" for n in range(SMALL["devices"])}
+    assert all(key in names and other in names for key, other in spoofed)   # both fleet devices
+
+
+def test_a_lone_device_sends_in_a_name_outside_the_fleet():
+    telemetry = generate_telemetry(1, 40, malformed_rate=1.0)
+    spoofed = sent_in_another_name(telemetry)
+    assert set(spoofed) == {("sensor-0000", "sensor-0001")}
+    assert len(spoofed) == telemetry.injected.malformed_by_reason[MISMATCH]
 
 
 def test_the_summary_prints_one_line_per_count(small_run):
