@@ -20,6 +20,9 @@ What happens to each raw row (every row read ends up in exactly one of three pla
   rejected   with one reason, the first failing check in this order:
                malformed_row       wrong number of fields (the raw line is kept)
                missing_trade_id    empty trade_id
+               bad_trade_id        longer than 64 bytes in UTF-8 (the warehouse's trade_id is
+                                   VARCHAR(64): one longer id fails the whole Parquet COPY), or
+                                   holding a control character (Unicode Cc: tab, NUL, ESC, ...)
                bad_symbol          not 1-10 of [A-Z.] after upper-casing
                bad_side            not BUY or SELL (any case)
                bad_quantity        not a whole number > 0 (at most 18 digits)
@@ -40,9 +43,19 @@ timestamp go to the null partition (`trade_date=__HIVE_DEFAULT_PARTITION__`, NUL
 which each run that has such rows replaces.
 
 The summary (JSON) carries rows_read, rows_written, duplicates_removed, rows_rejected,
-rejected_by_reason and rows per written partition; rows_read == rows_written +
-duplicates_removed + rows_rejected is checked before anything is written, and the job fails
-if it does not hold.
+rejected_by_reason and rows per written partition. The counts come from three places, so that
+the checks between them mean something:
+  rows_read                        a count of the raw source
+  the tally                        one aggregation of the classified rows by disposition, reason
+                                   and trade_date: duplicates_removed, rejected_by_reason,
+                                   rows_by_trade_date
+  rows_written, rows_rejected      read back after writing: the rows now stored in the trade_date
+                                   partitions this run wrote (footers' row counts, no data)
+Before anything is written, rows_read must equal the tally's written + duplicates + rejected
+(else the job fails and writes nothing). After writing, rows_written must equal the tally's
+rows_by_trade_date, rows_rejected its rejected_by_reason, and rows_read == rows_written +
+duplicates_removed + rows_rejected; else the job fails loudly without writing the summary
+(the partitions it wrote stay, as the summary's absence says: the run did not finish).
 """
 
 from __future__ import annotations
@@ -50,7 +63,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -70,11 +83,13 @@ REJECTED_COLUMNS = (*RAW_COLUMNS, MALFORMED_COLUMN, "reason", "trade_date")
 PARTITION_COLUMN = "trade_date"
 
 # Reasons in the order they are checked; a row gets the first that applies.
-REASONS = ("malformed_row", "missing_trade_id", "bad_symbol", "bad_side", "bad_quantity",
-           "bad_price", "bad_timestamp", "duplicate_trade_id")
+REASONS = ("malformed_row", "missing_trade_id", "bad_trade_id", "bad_symbol", "bad_side",
+           "bad_quantity", "bad_price", "bad_timestamp", "duplicate_trade_id")
 
 WRITTEN, DUPLICATE, REJECTED = "written", "duplicate", "rejected"
 
+TRADE_ID_MAX_BYTES = 64                                  # Redshift trades.trade_id VARCHAR(64): bytes
+CONTROL_CHARACTER = r"\p{Cc}"                            # Java regex: U+0000-U+001F, U+007F-U+009F
 SYMBOL_PATTERN = r"^[A-Z.]{1,10}$"
 QUANTITY_PATTERN = r"^[0-9]{1,18}$"                      # fits a bigint
 PRICE_PATTERN = r"^[0-9]{1,14}(\.[0-9]{1,4})?$"          # fits decimal(18,4) without rounding
@@ -176,6 +191,8 @@ def _typed(raw: DataFrame) -> DataFrame:
     reason = (
         F.when(F.col(MALFORMED_COLUMN).isNotNull(), F.lit("malformed_row"))
         .when(F.col("t_trade_id").isNull(), F.lit("missing_trade_id"))
+        .when((F.octet_length("t_trade_id") > TRADE_ID_MAX_BYTES) | F.col("t_trade_id").rlike(CONTROL_CHARACTER),
+              F.lit("bad_trade_id"))
         .when(F.col("t_symbol").isNull(), F.lit("bad_symbol"))
         .when(F.col("t_side").isNull(), F.lit("bad_side"))
         .when(F.col("t_quantity").isNull() | (F.col("t_quantity") <= 0), F.lit("bad_quantity"))
@@ -228,48 +245,91 @@ class QualityInvariantError(RuntimeError):
     """The run's counts do not add up: a row was lost or counted twice."""
 
 
-def build_summary(args: JobArgs, rows_read: int, counts: list[tuple[str, str | None, str | None, int]]) -> dict[str, Any]:
-    """The summary from (disposition, reason, trade_date, count) groups."""
-    written = sum(n for disposition, _, _, n in counts if disposition == WRITTEN)
-    duplicates = sum(n for disposition, _, _, n in counts if disposition == DUPLICATE)
-    by_reason: dict[str, int] = {}
-    partitions: dict[str, int] = {}
-    for disposition, reason, trade_date, n in counts:
-        if disposition == REJECTED:
-            by_reason[reason or "unknown"] = by_reason.get(reason or "unknown", 0) + n
-        elif disposition == WRITTEN:
-            partitions[trade_date] = partitions.get(trade_date, 0) + n
-    summary = {
+@dataclass(frozen=True)
+class Tally:
+    """The classified rows counted by (disposition, reason, trade_date) in one aggregation:
+    what the run means to write, known before it writes anything."""
+    written_by_trade_date: dict[str, int]
+    duplicates: int
+    rejected_by_reason: dict[str, int]
+    rejected_trade_dates: tuple[str | None, ...]     # partitions of the rejected output; None: the null one
+
+    @classmethod
+    def of(cls, counts: list[tuple[str, str | None, str | None, int]]) -> Tally:
+        """From (disposition, reason, trade_date, count) groups."""
+        written: dict[str, int] = {}
+        by_reason: dict[str, int] = {}
+        rejected_dates: set[str | None] = set()
+        duplicates = 0
+        for disposition, reason, trade_date, n in counts:
+            if disposition == WRITTEN:
+                written[trade_date] = written.get(trade_date, 0) + n
+            elif disposition == DUPLICATE:
+                duplicates += n
+            elif disposition == REJECTED:       # any other disposition is unaccounted for: check_tally fails
+                by_reason[reason or "unknown"] = by_reason.get(reason or "unknown", 0) + n
+                rejected_dates.add(trade_date)
+        return cls({day: written[day] for day in sorted(written)}, duplicates,
+                   {reason: by_reason[reason] for reason in sorted(by_reason)},
+                   tuple(sorted(rejected_dates, key=lambda day: (day is None, day or ""))))
+
+    @property
+    def written(self) -> int:
+        return sum(self.written_by_trade_date.values())
+
+    @property
+    def rejected(self) -> int:
+        return sum(self.rejected_by_reason.values())
+
+
+def check_tally(rows_read: int, tally: Tally) -> None:
+    """Before anything is written: every row read was classified exactly once."""
+    accounted = tally.written + tally.duplicates + tally.rejected
+    if rows_read != accounted:
+        raise QualityInvariantError(
+            f"rows_read {rows_read} != rows_written {tally.written} + duplicates_removed {tally.duplicates}"
+            f" + rejected {tally.rejected} = {accounted}; nothing was written")
+
+
+def build_summary(args: JobArgs, rows_read: int, tally: Tally, *, rows_written: int,
+                  rows_rejected: int) -> dict[str, Any]:
+    """The summary: rows_read counted from the source, rows_written and rows_rejected read back
+    from the outputs, the breakdowns (by reason, by trade_date) from the tally."""
+    return {
         "job_name": args.job_name, "run_id": args.run_id,
         "source_path": args.source_path, "target_path": args.target_path,
         "rejected_path": args.rejected_path,
-        "rows_read": rows_read, "rows_written": written, "duplicates_removed": duplicates,
-        "rows_rejected": sum(by_reason.values()),
-        "rejected_by_reason": {reason: by_reason[reason] for reason in sorted(by_reason)},
-        "rows_by_trade_date": {day: partitions[day] for day in sorted(partitions)},
+        "rows_read": rows_read, "rows_written": rows_written, "duplicates_removed": tally.duplicates,
+        "rows_rejected": rows_rejected,
+        "rejected_by_reason": dict(tally.rejected_by_reason),
+        "rows_by_trade_date": dict(tally.written_by_trade_date),
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    check_invariant(summary)
-    return summary
 
 
 def check_invariant(summary: dict[str, Any]) -> None:
-    read, written = summary["rows_read"], summary["rows_written"]
-    duplicates, rejected = summary["duplicates_removed"], sum(summary["rejected_by_reason"].values())
+    """The summary's independently obtained numbers agree: rows_read (the source) with
+    rows_written and rows_rejected (read back from the outputs), and those with the tally."""
+    read, written, rejected = summary["rows_read"], summary["rows_written"], summary["rows_rejected"]
+    duplicates = summary["duplicates_removed"]
+    tallied_written = sum(summary["rows_by_trade_date"].values())
+    tallied_rejected = sum(summary["rejected_by_reason"].values())
+    problems = []
     if read != written + duplicates + rejected:
-        raise QualityInvariantError(
-            f"rows_read {read} != rows_written {written} + duplicates_removed {duplicates}"
-            f" + rejected {rejected} = {written + duplicates + rejected}; nothing was written")
-    if summary["rows_rejected"] != rejected:
-        raise QualityInvariantError(
-            f"rows_rejected {summary['rows_rejected']} != sum of rejected_by_reason {rejected}")
-    if sum(summary["rows_by_trade_date"].values()) != written:
-        raise QualityInvariantError(
-            f"rows_by_trade_date adds up to {sum(summary['rows_by_trade_date'].values())},"
-            f" not rows_written {written}")
+        problems.append(f"rows_read {read} != rows_written {written} + duplicates_removed {duplicates}"
+                        f" + rows_rejected {rejected} = {written + duplicates + rejected}")
+    if written != tallied_written:
+        problems.append(f"rows_written {written} != {tallied_written} tallied in rows_by_trade_date")
+    if rejected != tallied_rejected:
+        problems.append(f"rows_rejected {rejected} != {tallied_rejected} tallied in rejected_by_reason")
+    if problems:
+        raise QualityInvariantError("; ".join(problems))
 
 
 # --- outputs ---------------------------------------------------------------------------
+
+NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"     # Spark's (and Hive's) folder for a null trade_date
+
 
 def _write_partitioned(frame: DataFrame, path: str, *order: str) -> None:
     # One task (so one file) per trade_date, rows sorted for tight Parquet min/max statistics;
@@ -282,27 +342,49 @@ def _write_partitioned(frame: DataFrame, path: str, *order: str) -> None:
      .parquet(path))
 
 
+def write_rows(valid: DataFrame, rejected: DataFrame, args: JobArgs) -> None:
+    """Curated and rejected rows, each replacing the trade_date partitions it holds."""
+    _write_partitioned(valid, args.target_path, "symbol", "trade_ts", "trade_id")
+    _write_partitioned(rejected, args.rejected_path, "reason", "trade_id")
+
+
+def _filesystem(spark: SparkSession, path: str) -> tuple[Any, Any]:
+    """(Hadoop Path, its FileSystem): S3 on Glue, the local disk here."""
+    hadoop_path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(path)
+    return hadoop_path, hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+
+
+def _exists(spark: SparkSession, path: str) -> bool:
+    hadoop_path, filesystem = _filesystem(spark, path)
+    return bool(filesystem.exists(hadoop_path))
+
+
+def _partitions(trade_dates: Iterable[str | None]) -> list[str]:
+    """The partition folder names of these trade dates (None: the null partition)."""
+    return [f"{PARTITION_COLUMN}={NULL_PARTITION if day is None else day}" for day in trade_dates]
+
+
+def count_stored(spark: SparkSession, path: str, trade_dates: Iterable[str | None]) -> int:
+    """Rows now stored in these trade_date partitions of `path` (None: the null partition),
+    read back from the files: a count needs no column, so Spark reads the Parquet footers'
+    row counts, not the data. A partition folder that is missing counts 0 rows."""
+    base = path.rstrip("/")
+    folders = [f"{base}/{partition}" for partition in _partitions(trade_dates)]
+    existing = [folder for folder in folders if _exists(spark, folder)]
+    if not existing:
+        return 0
+    return spark.read.option("basePath", base).parquet(*existing).count()
+
+
 def write_text(spark: SparkSession, path: str, text: str) -> None:
     """Write one small file through Hadoop's FileSystem: S3 on Glue, the local disk here."""
-    jvm = spark.sparkContext._jvm
-    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
-    filesystem = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    hadoop_path, filesystem = _filesystem(spark, path)
     filesystem.setWriteChecksum(False)
     stream = filesystem.create(hadoop_path, True)
     try:
         stream.write(bytearray(text.encode("utf-8")))
     finally:
         stream.close()
-
-
-def write_outputs(spark: SparkSession, valid: DataFrame, rejected: DataFrame,
-                  summary: dict[str, Any], args: JobArgs) -> str:
-    """Curated and rejected rows (dynamic partition overwrite), then the summary; returns
-    the summary's path. The summary is written last: its presence means the run finished."""
-    _write_partitioned(valid, args.target_path, "symbol", "trade_ts", "trade_id")
-    _write_partitioned(rejected, args.rejected_path, "reason", "trade_id")
-    write_text(spark, args.summary_path, json.dumps(summary, indent=2) + "\n")
-    return args.summary_path
 
 
 # --- the job ---------------------------------------------------------------------------
@@ -321,13 +403,29 @@ def main(argv: Sequence[str] | None = None, spark: SparkSession | None = None) -
     rows_read = raw.count()
     classified = classify_trades(raw).persist()
     try:
-        counts = [(r["disposition"], r["reason"], r[PARTITION_COLUMN], r["count"]) for r in
-                  classified.groupBy("disposition", "reason", PARTITION_COLUMN).count().collect()]
-        summary = build_summary(args, rows_read, counts)   # raises before anything is written
-        valid, rejected = split_trades(classified)
-        write_outputs(spark, valid, rejected, summary, args)
+        tally = Tally.of([(r["disposition"], r["reason"], r[PARTITION_COLUMN], r["count"]) for r in
+                          classified.groupBy("disposition", "reason", PARTITION_COLUMN).count().collect()])
+        check_tally(rows_read, tally)                       # raises before anything is written
+        write_rows(*split_trades(classified), args)
     finally:
         classified.unpersist()
+
+    # Read back what was written, so the summary compares what is stored with the tally.
+    summary = build_summary(
+        args, rows_read, tally,
+        rows_written=count_stored(spark, args.target_path, tally.written_by_trade_date),
+        rows_rejected=count_stored(spark, args.rejected_path, tally.rejected_trade_dates))
+    try:
+        check_invariant(summary)
+    except QualityInvariantError as error:
+        message = (f"{error}. This run wrote {args.target_path}"
+                   f" ({', '.join(_partitions(tally.written_by_trade_date)) or 'no partition'}) and"
+                   f" {args.rejected_path} ({', '.join(_partitions(tally.rejected_trade_dates)) or 'no partition'}),"
+                   f" which do not hold what it tallied; the summary {args.summary_path} was not written."
+                   f" Check them before the warehouse loads them.")
+        log.error("trades_etl quality invariant failed: %s", message)
+        raise QualityInvariantError(message) from error
+    write_text(spark, args.summary_path, json.dumps(summary, indent=2) + "\n")   # last: the run finished
     log.info("trades_etl summary: %s", json.dumps(summary))
     return summary
 

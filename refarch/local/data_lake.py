@@ -43,8 +43,9 @@ ATHENA_QUERIES = SQL_ROOT / "athena"
 HEADER = ("trade_id", "symbol", "side", "quantity", "price", "trade_ts")
 
 # The reasons the job rejects a row for (jobs/glue/trades_etl.py REASONS), all injected.
-REJECT_REASONS = ("malformed_row", "missing_trade_id", "bad_symbol", "bad_side", "bad_quantity",
-                  "bad_price", "bad_timestamp", "duplicate_trade_id")
+REJECT_REASONS = ("malformed_row", "missing_trade_id", "bad_trade_id", "bad_symbol", "bad_side",
+                  "bad_quantity", "bad_price", "bad_timestamp", "duplicate_trade_id")
+MIN_ROWS = 2 * len(REJECT_REASONS) + 2     # a row of each reason, and trades to duplicate
 
 # --- sample data ---------------------------------------------------------------------
 
@@ -60,6 +61,9 @@ REJECT_RATE = 0.01        # per reason; at least one row of each reason
 # How a bad row differs from a good one: (field, raw values that must fail exactly that check).
 BAD_VALUES: dict[str, tuple[str, tuple[str, ...]]] = {
     "missing_trade_id": ("trade_id", ("", "   ")),
+    # over the warehouse's VARCHAR(64) (in bytes: the accented one is 36 characters, 66 bytes), or a control character
+    "bad_trade_id": ("trade_id", ("X" * 65, "TRADE-" + "\u00e9" * 30, "TAB\t1", "NUL\x001", "\x1b[31mESC",
+                                  "DEL\x7f")),
     "bad_symbol": ("symbol", ("", "TOOLONGSYMB", "BRK/B", "A1")),
     "bad_side": ("side", ("", "HOLD", "B", "short")),
     "bad_quantity": ("quantity", ("", "0", "-10", "1.5", "12a", "1e3")),
@@ -107,8 +111,8 @@ class RawTrades:
 
 def generate_trades(rows: int, *, seed: int = 11) -> RawTrades:
     """`rows` raw CSV rows (excluding headers) in two files, seeded."""
-    if rows < 2 * len(REJECT_REASONS) + 2:
-        raise ValueError(f"rows={rows}: allowed {2 * len(REJECT_REASONS) + 2} to 1000000")
+    if rows < MIN_ROWS:
+        raise ValueError(f"rows={rows}: allowed {MIN_ROWS} to 1000000")
     rng = random.Random(seed)
     per_reason = max(1, round(rows * REJECT_RATE))
     duplicates = max(1, round(rows * DUPLICATE_RATE))
@@ -418,8 +422,8 @@ def run_data_lake(rows: int = 2000, *, seed: int = 11, workdir: Path | None = No
                   spark: SparkSession | None = None) -> DataLakeRunReport:
     """Generate `rows` raw rows, run the Glue job and the named queries; `workdir` keeps
     the lake (default: a new temporary folder, left in place for inspection)."""
-    if not 18 <= rows <= 1_000_000:
-        raise ValueError(f"rows={rows}: allowed 18 to 1000000")
+    if not MIN_ROWS <= rows <= 1_000_000:
+        raise ValueError(f"rows={rows}: allowed {MIN_ROWS} to 1000000")
     raw = generate_trades(rows, seed=seed)
     root = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="refarch-data-lake-"))
     for owned in (root / "raw" / "trades", root / "curated"):   # a clean lake for this run

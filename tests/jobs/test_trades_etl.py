@@ -16,6 +16,10 @@ from tests.spark_fixtures import spark  # noqa: F401
 job = load_etl_job()
 
 HEADER = "trade_id,symbol,side,quantity,price,trade_ts"
+# Redshift stores trade_id as VARCHAR(64): 64 bytes of UTF-8, not 64 characters.
+ID_64_BYTES = "\u00e9" * 32             # é is 2 bytes in UTF-8
+ID_65_BYTES = "L" * 65
+ID_66_BYTES = "\u00e9" * 33
 # Every kind of row the job must tell apart; the comment says where each one must end up.
 RAW = [
     "T1,AAPL,BUY,100,190.50,2024-05-01T14:30:00Z",               # written
@@ -27,7 +31,13 @@ RAW = [
     "T4,NVDA,SELL,5,880.1,2024-05-01T04:29:59.500Z",             # duplicate: the same instant
     "T5,AAPL,BUY,1,190.00,2024-05-01T10:00:00Z",                 # written
     "T5,AAPL,BUY,1,190.00,2024-05-01T10:00:00Z",                 # duplicate: byte-identical
+    f"{ID_64_BYTES},XOM,BUY,2,115.00,2024-05-02T12:00:00Z",      # written: 32 characters, 64 bytes fit
     ",AAPL,BUY,1,1.00,2024-05-01T10:00:00Z",                     # missing_trade_id
+    f"{ID_65_BYTES},AAPL,BUY,1,1.00,2024-05-01T10:00:00Z",       # bad_trade_id: one byte over VARCHAR(64)
+    f"{ID_66_BYTES},AAPL,BUY,1,1.00,2024-05-01T10:00:00Z",       # bad_trade_id: 33 characters, 66 bytes
+    "T\t6,AAPL,BUY,1,1.00,2024-05-01T10:00:00Z",                 # bad_trade_id: a tab inside
+    "T\x007,AAPL,BUY,1,1.00,2024-05-01T10:00:00Z",               # bad_trade_id: NUL
+    "\x1b[1mT8,BRK/B,BUY,1,1.00,2024-05-01T10:00:00Z",           # bad_trade_id (ESC), checked before bad_symbol
     "B1,TOOLONGSYMB,BUY,1,1.00,2024-05-01T10:00:00Z",            # bad_symbol
     "B2,AAPL,HOLD,1,1.00,2024-05-01T10:00:00Z",                  # bad_side
     "B3,AAPL,BUY,0,1.00,2024-05-01T10:00:00Z",                   # bad_quantity
@@ -45,9 +55,10 @@ CURATED = [   # trade_id, symbol, side, quantity, price, trade_ts (UTC), trade_d
     ("T3", "BRK.B", "BUY", 10, Decimal("405.0000"), "2024-05-02 09:00:00.250", "2024-05-02"),
     ("T4", "NVDA", "SELL", 5, Decimal("880.1000"), "2024-05-01 04:29:59.500", "2024-05-01"),
     ("T5", "AAPL", "BUY", 1, Decimal("190.0000"), "2024-05-01 10:00:00.000", "2024-05-01"),
+    (ID_64_BYTES, "XOM", "BUY", 2, Decimal("115.0000"), "2024-05-02 12:00:00.000", "2024-05-02"),
 ]
 REJECTED_BY_REASON = {"bad_price": 2, "bad_quantity": 3, "bad_side": 1, "bad_symbol": 1, "bad_timestamp": 2,
-                      "duplicate_trade_id": 1, "malformed_row": 1, "missing_trade_id": 1}
+                      "bad_trade_id": 5, "duplicate_trade_id": 1, "malformed_row": 1, "missing_trade_id": 1}
 
 
 def write_raw(folder: Path, lines: list[str], header: str = HEADER) -> Path:
@@ -130,6 +141,39 @@ def test_the_invariant_check_fails_loudly_when_a_row_is_unaccounted_for():
     job.check_invariant(summary | {"rows_read": 9})
 
 
+def test_the_invariant_check_compares_rows_read_back_with_the_tally():
+    summary = {"rows_read": 9, "rows_written": 4, "duplicates_removed": 2, "rows_rejected": 3,
+               "rejected_by_reason": {"bad_price": 2}, "rows_by_trade_date": {"2024-05-01": 5}}
+    # rows_read still adds up (4 + 2 + 3): only the comparison with the tally shows the two errors
+    with pytest.raises(job.QualityInvariantError) as raised:
+        job.check_invariant(summary)
+    assert str(raised.value) == ("rows_written 4 != 5 tallied in rows_by_trade_date;"
+                                 " rows_rejected 3 != 2 tallied in rejected_by_reason")
+
+
+def test_the_tally_groups_counts_and_lists_the_partitions_each_output_gets():
+    tally = job.Tally.of([("written", None, "2024-05-02", 2), ("written", None, "2024-05-01", 3),
+                          ("duplicate", None, "2024-05-01", 1), ("rejected", "bad_price", "2024-05-02", 2),
+                          ("rejected", "malformed_row", None, 1), ("rejected", "bad_price", "2024-05-01", 1)])
+    assert tally == job.Tally(written_by_trade_date={"2024-05-01": 3, "2024-05-02": 2}, duplicates=1,
+                              rejected_by_reason={"bad_price": 3, "malformed_row": 1},
+                              rejected_trade_dates=("2024-05-01", "2024-05-02", None))
+    assert (tally.written, tally.rejected) == (5, 4)
+
+
+def test_the_tally_must_account_for_every_row_read_before_anything_is_written():
+    tally = job.Tally({"2024-05-01": 5}, 2, {"bad_price": 2}, ("2024-05-01",))
+    with pytest.raises(job.QualityInvariantError, match="rows_read 10 != .* = 9; nothing was written"):
+        job.check_tally(10, tally)
+    job.check_tally(9, tally)
+    with pytest.raises(job.QualityInvariantError, match="rows_read 2 != .* = 1"):   # a disposition it does not know
+        job.check_tally(2, job.Tally.of([("written", None, "2024-05-01", 1), ("lost", None, "2024-05-01", 1)]))
+
+
+def test_bad_trade_id_is_checked_right_after_missing_trade_id():
+    assert job.REASONS[:3] == ("malformed_row", "missing_trade_id", "bad_trade_id")
+
+
 # --- the run ---------------------------------------------------------------------------
 
 @pytest.mark.spark
@@ -167,6 +211,8 @@ def test_rejected_rows_keep_their_raw_values_and_one_reason(spark, run):  # noqa
     assert by_id["T3", "duplicate_trade_id"].price == "406.00"            # the later version is rejected
     assert by_id["B9", "malformed_row"].malformed_record == "B9,AAPL,BUY,1"
     assert {r.trade_id for r in rows if r.reason == "bad_timestamp"} == {"B7", "B8"}
+    assert {r.trade_id for r in rows if r.reason == "bad_trade_id"} == {
+        ID_65_BYTES, ID_66_BYTES, "T\t6", "T\x007", "\x1b[1mT8"}                # control characters kept as read
 
 
 @pytest.mark.spark
@@ -182,9 +228,9 @@ def test_the_quality_summary_accounts_for_every_row_read(run):
     written = json.loads((root / "_quality" / "trades-etl" / "jr_test.json").read_text())
     assert written == returned
     assert {k: written[k] for k in ("rows_read", "rows_written", "duplicates_removed", "rows_rejected")} == {
-        "rows_read": 20, "rows_written": 5, "duplicates_removed": 3, "rows_rejected": 12}
+        "rows_read": 26, "rows_written": 6, "duplicates_removed": 3, "rows_rejected": 17}
     assert written["rejected_by_reason"] == REJECTED_BY_REASON
-    assert written["rows_by_trade_date"] == {"2024-05-01": 3, "2024-05-02": 2}
+    assert written["rows_by_trade_date"] == {"2024-05-01": 3, "2024-05-02": 3}
 
 
 @pytest.mark.spark
@@ -197,6 +243,20 @@ def test_clean_trades_splits_a_frame_into_valid_and_rejected_rows(spark):  # noq
     assert [r.trade_id for r in valid.collect()] == ["T1"]
     assert [(r.trade_id, r.reason) for r in rejected.collect()] == [("T2", "bad_timestamp")]
     assert tuple(valid.columns) == job.CURATED_COLUMNS and tuple(rejected.columns) == job.REJECTED_COLUMNS
+
+
+@pytest.mark.spark
+def test_trade_ids_are_measured_in_utf8_bytes_and_must_hold_no_control_character(spark):  # noqa: F811
+    fits = ["A" * 64, "\u20ac" * 21 + "A"]             # 64 bytes each (the euro sign is 3 bytes in UTF-8)
+    padded = " " + "B" * 64 + " "                      # 64 bytes once trimmed, as it is stored
+    too_long = ["C" * 65, "\u20ac" * 22]               # 65 bytes; 22 characters but 66 bytes
+    controls = ["D\u0085", "E\x7f", "F\x00", "\tG"]     # C1 control (NEL), DEL, NUL, tab
+    raw = spark.createDataFrame([(trade_id, "AAPL", "BUY", "1", "2.5", "2024-05-01T10:00:00Z", None)
+                                 for trade_id in [*fits, padded, *too_long, *controls]], job.RAW_SCHEMA)
+    valid, rejected = job.clean_trades(raw)
+    assert sorted(r.trade_id for r in valid.collect()) == sorted([*fits, "B" * 64])
+    assert sorted((r.trade_id, r.reason) for r in rejected.collect()) == sorted(
+        (trade_id, "bad_trade_id") for trade_id in [*too_long, *controls])
 
 
 def copy_lake(root: Path, to: Path) -> Path:
@@ -213,7 +273,7 @@ def test_running_again_gives_the_same_output(spark, run, tmp_path):  # noqa: F81
     second = job.main(argv(lake, root / "raw", "jr_again"), spark=spark)
     assert curated_rows(spark, lake / "trades") == CURATED
     assert folders(lake / "trades") == {"trade_date=2024-05-01": 1, "trade_date=2024-05-02": 1}
-    assert spark.read.parquet(str(lake / "trades_rejected")).count() == 12
+    assert spark.read.parquet(str(lake / "trades_rejected")).count() == 17
     counts = ("rows_read", "rows_written", "duplicates_removed", "rejected_by_reason", "rows_by_trade_date")
     assert {k: first[k] for k in counts} == {k: second[k] for k in counts}
 
@@ -225,7 +285,7 @@ def test_a_run_replaces_only_the_trade_dates_it_contains(spark, run, tmp_path): 
     job.main(argv(lake, write_raw(tmp_path / "raw", corrected), "jr_2"), spark=spark)
     assert curated_rows(spark, lake / "trades") == sorted([
         *[row for row in CURATED if row[-1] == "2024-05-01"],              # untouched
-        # 2024-05-02 is replaced as a whole: T3 is gone, as the second source does not hold it
+        # 2024-05-02 is replaced as a whole: T3 and the 64-byte id are gone, as the second source does not hold them
         ("T2", "MSFT", "SELL", 60, Decimal("410.2000"), "2024-05-02 04:30:00.000", "2024-05-02"),
         ("T6", "XOM", "BUY", 7, Decimal("115.0000"), "2024-05-03 12:00:00.000", "2024-05-03"),
     ])
@@ -244,6 +304,28 @@ def test_a_raw_file_with_other_columns_fails_the_run(spark, tmp_path):  # noqa: 
 def test_nothing_is_written_when_the_counts_do_not_add_up(spark, tmp_path, monkeypatch):  # noqa: F811
     classify = job.classify_trades
     monkeypatch.setattr(job, "classify_trades", lambda raw: classify(raw).where("disposition != 'duplicate'"))
-    with pytest.raises(job.QualityInvariantError, match="rows_read 20 != rows_written 5 \\+ duplicates_removed 0"):
+    with pytest.raises(job.QualityInvariantError, match="rows_read 26 != rows_written 6 \\+ duplicates_removed 0"):
         job.main(argv(tmp_path, write_raw(tmp_path / "raw", RAW)), spark=spark)
     assert not (tmp_path / "trades").exists() and not (tmp_path / "_quality").exists()
+
+
+@pytest.mark.spark
+def test_a_curated_row_lost_after_the_tally_fails_the_run_without_a_summary(spark, tmp_path, monkeypatch):  # noqa: F811
+    split = job.split_trades
+    monkeypatch.setattr(job, "split_trades", lambda classified: (
+        split(classified)[0].where("trade_id != 'T2'"), split(classified)[1]))
+    with pytest.raises(job.QualityInvariantError, match="rows_written 5 != 6 tallied in rows_by_trade_date\\."
+                                                         " .*; the summary .* was not written"):
+        job.main(argv(tmp_path, write_raw(tmp_path / "raw", RAW)), spark=spark)
+    assert spark.read.parquet(str(tmp_path / "trades")).count() == 5      # written, and read back as such
+    assert not (tmp_path / "_quality").exists()
+
+
+@pytest.mark.spark
+def test_rejected_rows_lost_in_the_writer_fail_the_run_without_a_summary(spark, tmp_path, monkeypatch):  # noqa: F811
+    write = job._write_partitioned
+    monkeypatch.setattr(job, "_write_partitioned", lambda frame, path, *order: write(
+        frame.where("trade_date IS NOT NULL"), path, *order))   # loses the rows without a usable timestamp
+    with pytest.raises(job.QualityInvariantError, match="rows_rejected 14 != 17 tallied in rejected_by_reason"):
+        job.main(argv(tmp_path, write_raw(tmp_path / "raw", RAW)), spark=spark)
+    assert not (tmp_path / "_quality").exists()

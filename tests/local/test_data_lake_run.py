@@ -3,6 +3,7 @@ Parquet -> the Athena named queries on DuckDB."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 
 import pytest
@@ -12,6 +13,7 @@ from refarch.local.data_lake import (
     DataLakeRunReport,
     ReportMismatch,
     generate_trades,
+    load_etl_job,
     load_named_queries,
     open_lake,
     run_data_lake,
@@ -33,6 +35,20 @@ def test_the_small_run_injects_every_kind_of_row():
     assert set(injected.rejected_by_reason) == set(REJECT_REASONS)
     assert all(count > 0 for count in injected.rejected_by_reason.values())
     assert len(injected.trade_dates) == 3
+
+
+def test_the_generator_injects_every_reason_the_job_rejects_for():
+    assert REJECT_REASONS == load_etl_job().REASONS
+
+
+def test_bad_trade_ids_are_over_64_utf8_bytes_or_hold_a_control_character():
+    raw = generate_trades(300, seed=11)
+    trade_ids = {t.trade_id for t in raw.trades}
+    lines = [line.split(",") for text in raw.files.values() for line in text.splitlines()[1:]]
+    bad = [f[0] for f in lines
+           if len(f[0].encode()) > 64 or any(unicodedata.category(c) == "Cc" for c in f[0])]
+    assert len(bad) == raw.injected.rejected_by_reason["bad_trade_id"] == 3
+    assert not trade_ids & set(bad)
 
 
 def test_some_trades_arrive_with_a_local_day_other_than_their_utc_trade_date():

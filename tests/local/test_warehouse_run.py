@@ -11,6 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from refarch.local.data_lake import REJECT_REASONS
+
 from refarch.local.warehouse import (
     WarehouseReportMismatch,
     WarehouseRunReport,
@@ -38,7 +40,7 @@ def test_the_run_covers_the_sample_lake(small_run):
     sample = small_run.sample
     assert sample.trades == 120 and len(sample.trade_dates) == 3
     assert small_run.trade_dates == sample.trade_dates == ("2024-05-01", "2024-05-02", "2024-05-03")
-    assert small_run.lake_rejected_rows == sample.rejected == 8       # one per reason at this size
+    assert small_run.lake_rejected_rows == sample.rejected == len(REJECT_REASONS)  # one per reason at this size
     assert set(sample.rejected_by_reason.values()) == {1}
     assert small_run.symbols == 8
 
@@ -77,7 +79,7 @@ def test_the_queries_ran_and_reconcile(small_run):
     assert sum(r["volume"] for r in sectors) == small_run.sample.volume
     assert sum(r["notional"] for r in sectors) == small_run.sample.notional
     assert "Unknown" not in {r["sector"] for r in sectors}         # the sample only trades known symbols
-    assert sum(r["rejected_rows"] for r in small_run.query("03_rejected_by_symbol").records()) == 8
+    assert sum(r["rejected_rows"] for r in small_run.query("03_rejected_by_symbol").records()) == len(REJECT_REASONS)
 
 
 def test_the_same_seed_gives_the_same_report(small_run):
