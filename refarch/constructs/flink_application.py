@@ -9,9 +9,6 @@ and `refarch deploy` refuses to ship it (see `missing_connector`).
 
 from __future__ import annotations
 
-import hashlib
-import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -30,6 +27,7 @@ from constructs import Construct
 from refarch.constructs.alarms import alarm_when
 from refarch.constructs.logs import encrypted_log_group
 from refarch.constructs.nag import acknowledge_resource
+from refarch.constructs.staging import source_files, stage
 
 RUNTIME = "FLINK-1_20"
 CONNECTOR_JAR = "flink-sql-connector-kinesis-5.0.0-1.20.jar"
@@ -165,26 +163,14 @@ class FlinkSqlApplication(Construct):
 
 
 def stage_application(jobs_root: Path, job: str, connector_jar: Path) -> Path:
-    """A folder laid out as the application zip; named by content, so the asset hash moves
-    only when the code does."""
+    """A folder laid out as the application zip: main.py, the job's cloud DDL, views and
+    queries (not its local DDL), and lib/<connector jar> when it is present."""
     files = [(Path("main.py"), jobs_root / "main.py")]
-    files += [(Path(job) / p.relative_to(jobs_root / job), p)
-              for p in sorted((jobs_root / job).rglob("*.sql")) if "local" not in p.relative_to(jobs_root / job).parts]
+    files += [(relative, path) for relative, path in source_files(jobs_root / job, Path(job))
+              if relative.suffix == ".sql" and "local" not in relative.parts]
     if connector_jar.is_file():
         files.append((Path("lib") / CONNECTOR_JAR, connector_jar))
-    digest = hashlib.sha256()
-    for relative, path in files:
-        digest.update(str(relative).encode())
-        digest.update(path.read_bytes())
-    staged = Path(tempfile.gettempdir()) / "refarch-flink-apps" / f"{job}-{digest.hexdigest()[:16]}"
-    if not staged.exists():
-        building = staged.with_suffix(".building")
-        shutil.rmtree(building, ignore_errors=True)
-        for relative, path in files:
-            (building / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, building / relative)
-        building.rename(staged)
-    return staged
+    return stage(f"flink-{job}", files)
 
 
 def _group(name: str, values: Mapping[str, str]) -> flink.CfnApplication.PropertyGroupProperty:

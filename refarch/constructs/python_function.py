@@ -3,9 +3,6 @@ logs with retention, encrypted environment, a role that may only write its own l
 
 from __future__ import annotations
 
-import hashlib
-import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -18,6 +15,7 @@ from constructs import Construct
 
 from refarch.constructs.logs import encrypted_log_group
 from refarch.constructs.nag import acknowledge
+from refarch.constructs.staging import source_files, stage
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 # The AWS-managed Powertools layer (published by AWS in every commercial region).
@@ -27,27 +25,13 @@ DEFAULT_POWERTOOLS_LAYER_VERSION = 27
 
 def stage_asset(source: Path, extra_folders: Mapping[str, Path]) -> Path:
     """`source`, plus each extra folder copied in under its name (e.g. the SQL a function
-    runs, kept in one place in the repository). The staging folder is named by content,
-    so the asset hash, and the template, only change when the files do."""
+    runs, kept in one place in the repository)."""
     if not extra_folders:
         return source
-    digest = hashlib.sha256()
-    for name, folder in [(".", source), *sorted(extra_folders.items())]:
-        if not folder.is_dir():
-            raise ValueError(f"PythonFunction extra folder {name}={folder}: not a folder")
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-                digest.update(f"{name}/{path.relative_to(folder)}".encode())
-                digest.update(path.read_bytes())
-    staged = Path(tempfile.gettempdir()) / "refarch-lambda-assets" / f"{source.name}-{digest.hexdigest()[:16]}"
-    if not staged.exists():
-        building = staged.with_suffix(".building")
-        shutil.rmtree(building, ignore_errors=True)
-        shutil.copytree(source, building, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        for name, folder in extra_folders.items():
-            shutil.copytree(folder, building / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        building.rename(staged)  # complete or absent, never half-written
-    return staged
+    files = source_files(source)
+    for name, folder in sorted(extra_folders.items()):
+        files += source_files(folder, Path(name))
+    return stage(source.name, files)
 
 
 class PythonFunction(Construct):
