@@ -22,6 +22,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as assets
 from aws_cdk import aws_sns as sns
+from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from refarch.constructs.alarms import alarm_when
@@ -50,7 +51,7 @@ class FlinkSqlApplication(Construct):
                  connector_jar: Path, parallelism: int = 1, parallelism_per_kpu: int = 1,
                  autoscaling: bool = True, checkpoint_interval: Duration = MINUTE,
                  source_lag_alarm: Duration = Duration.minutes(5),
-                 alarm_topic: sns.ITopic | None = None) -> None:
+                 alarm_topic: sns.ITopic | None = None, start_on_deploy: bool = True) -> None:
         super().__init__(scope, id)
         if not (jobs_root / job / "queries").is_dir() or not (jobs_root / "main.py").is_file():
             raise ValueError(f"FlinkSqlApplication job={job!r}: no {jobs_root / job}/queries or main.py")
@@ -111,6 +112,26 @@ class FlinkSqlApplication(Construct):
                     resource_name=f"{self.log_group.log_group_name}:log-stream:{log_stream.log_stream_name}",
                     arn_format=ArnFormat.COLON_RESOURCE_NAME)))
         self.alarms = self._alarms(alarm_topic, source_lag_alarm)
+        if start_on_deploy:
+            self.starter = self._start_when_created()
+
+    def _start_when_created(self) -> cr.AwsCustomResource:
+        """CloudFormation creates an application without running it: start it once, on
+        creation. Later code updates restart a running application from its snapshot."""
+        stack = Stack.of(self)
+        application_arn = stack.format_arn(service="kinesisanalytics", resource="application",
+                                           resource_name=self.application.ref)
+        starter = cr.AwsCustomResource(
+            self, "StartOnCreate", install_latest_aws_sdk=False,
+            on_create=cr.AwsSdkCall(
+                service="KinesisAnalyticsV2", action="StartApplication",
+                parameters={"ApplicationName": self.application.ref, "RunConfiguration": {
+                    "ApplicationRestoreConfiguration": {"ApplicationRestoreType": "SKIP_RESTORE_FROM_SNAPSHOT"}}},
+                physical_resource_id=cr.PhysicalResourceId.of(f"{self.node.path}/start")),
+            policy=cr.AwsCustomResourcePolicy.from_statements([iam.PolicyStatement(
+                actions=["kinesisanalytics:StartApplication"], resources=[application_arn])]))
+        starter.node.add_dependency(self.logging)
+        return starter
 
     def _role(self, source: kinesis.IStream, sinks, key: kms.IKey, log_stream: logs.LogStream) -> iam.Role:
         role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("kinesisanalytics.amazonaws.com"),

@@ -59,6 +59,9 @@ _CDK_PROVIDERS = {
     "Custom::VpcRestrictDefaultSGCustomResourceProvider": (
         "Strips all rules from the VPC's default security group",
     ),
+    "AWS679f53fac002430cb0da5b7982bd2287": (  # AwsCustomResource's provider
+        "Makes one AWS API call at deploy time (starting a Flink application)",
+    ),
 }
 _BASIC_EXECUTION_ROLE = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 
@@ -82,3 +85,4 @@ def acknowledge_kms_grant_families(construct: IConstruct) -> None:
         acknowledge(construct, f"IAM5[Action::kms:{family}]",
                     f"kms:{family} is the action family CDK's KMS grant uses; it applies to the "
                     "single customer-managed key named as the resource")
+

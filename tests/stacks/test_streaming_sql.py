@@ -145,3 +145,23 @@ def test_the_application_zip_is_a_zip_with_main_at_its_root(synthesis):
     staged = Path(app.code.asset_path) if Path(app.code.asset_path).is_absolute() else \
         Path(synthesis.assembly.directory) / app.code.asset_path
     assert (staged / "main.py").is_file() and (staged / "adtech" / "queries").is_dir()
+
+
+def test_each_application_is_started_once_when_created(template):
+    starters = [r["Properties"] for r in template.find_resources("Custom::AWS").values()]
+    assert len(starters) == 2
+    for starter in starters:
+        text = json.dumps(starter["Create"])  # the SDK call, as a JSON string with tokens joined in
+        assert '\\"service\\":\\"KinesisAnalyticsV2\\"' in text and '\\"action\\":\\"StartApplication\\"' in text
+        assert "SKIP_RESTORE_FROM_SNAPSHOT" in text
+        assert "Delete" not in starter and "Update" not in starter
+
+
+def test_the_starter_may_start_only_its_applications(template):
+    policies = [p["Properties"]["PolicyDocument"]["Statement"] for k, p in template.find_resources("AWS::IAM::Policy").items()
+                if "StartOnCreate" in k]
+    assert len(policies) == 2
+    for statements in policies:
+        (statement,) = statements
+        assert statement["Action"] == "kinesisanalytics:StartApplication"
+        assert ":application/" in json.dumps(statement["Resource"])
