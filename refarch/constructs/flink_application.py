@@ -113,16 +113,21 @@ class FlinkSqlApplication(Construct):
                     arn_format=ArnFormat.COLON_RESOURCE_NAME)))
         self.alarms = self._alarms(alarm_topic, source_lag_alarm)
         if start_on_deploy:
-            self.starter = self._start_when_created()
+            self.starter = self._start_when_created(key, log_retention_days, removal_policy)
 
-    def _start_when_created(self) -> cr.AwsCustomResource:
+    def _start_when_created(self, key: kms.IKey, log_retention_days: int,
+                            removal_policy: RemovalPolicy) -> cr.AwsCustomResource:
         """CloudFormation creates an application without running it: start it once, on
         creation. Later code updates restart a running application from its snapshot."""
         stack = Stack.of(self)
         application_arn = stack.format_arn(service="kinesisanalytics", resource="application",
                                            resource_name=self.application.ref)
+        # The provider function is one per stack; so is its (encrypted) log group.
+        provider_logs = stack.node.try_find_child("CustomResourceLogs") or encrypted_log_group(
+            stack, "CustomResourceLogs", key=key, retention_days=log_retention_days,
+            removal_policy=removal_policy)
         starter = cr.AwsCustomResource(
-            self, "StartOnCreate", install_latest_aws_sdk=False,
+            self, "StartOnCreate", install_latest_aws_sdk=False, log_group=provider_logs,
             on_create=cr.AwsSdkCall(
                 service="KinesisAnalyticsV2", action="StartApplication",
                 parameters={"ApplicationName": self.application.ref, "RunConfiguration": {
