@@ -39,13 +39,14 @@ class GlueSecurity(Construct):
                     job_bookmarks_encryption_mode="CSE-KMS", kms_key_arn=key.key_arn)))
 
 
-def glue_role(scope: Construct, id: str, *, key: kms.IKey, database: str, description: str) -> iam.Role:
-    """A role for Glue with its own logs and metrics, the key, and this database's catalog."""
+def glue_role(scope: Construct, id: str, *, key: kms.IKey, database: str | None, description: str) -> iam.Role:
+    """A role for Glue with its own logs and metrics, the key, and (for a crawler, which
+    creates and updates tables and partitions) this database's catalog; `database=None`
+    for a job that reads and writes S3 paths only and never calls the catalog."""
     stack = Stack.of(scope)
     role = iam.Role(scope, id, assumed_by=iam.ServicePrincipal("glue.amazonaws.com"), description=description)
     glue_logs = stack.format_arn(service="logs", resource="log-group", resource_name="/aws-glue/*",
                                  arn_format=ArnFormat.COLON_RESOURCE_NAME)
-    tables = stack.format_arn(service="glue", resource="table", resource_name=f"{database}/*")
     role.add_to_policy(iam.PolicyStatement(
         actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"],
         resources=[glue_logs]))
@@ -53,22 +54,29 @@ def glue_role(scope: Construct, id: str, *, key: kms.IKey, database: str, descri
                                            conditions={"StringEquals": {"cloudwatch:namespace": "Glue"}}))
     role.add_to_policy(iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"],
                                            resources=[key.key_arn]))
-    role.add_to_policy(iam.PolicyStatement(
-        actions=["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable",
-                 "glue:GetPartition", "glue:GetPartitions", "glue:BatchGetPartition",
-                 "glue:CreatePartition", "glue:BatchCreatePartition", "glue:UpdatePartition",
-                 "glue:BatchUpdatePartition", "glue:GetSecurityConfiguration"],
-        resources=[stack.format_arn(service="glue", resource="catalog"),
-                   stack.format_arn(service="glue", resource="database", resource_name=database),
-                   tables]))
     acknowledge(role, "IAM5[Resource::*]",
                 "cloudwatch:PutMetricData has no resource type; the statement is limited to the "
                 "Glue metric namespace by condition")
     acknowledge_resource(role, glue_logs, "Glue names its log groups per job run and security "
                          "configuration, always under /aws-glue/")
+    if database is not None:
+        _allow_catalog(role, database)
+    return role
+
+
+def _allow_catalog(role: iam.Role, database: str) -> None:
+    stack = Stack.of(role)
+    tables = stack.format_arn(service="glue", resource="table", resource_name=f"{database}/*")
+    role.add_to_policy(iam.PolicyStatement(
+        actions=["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable",
+                 "glue:GetPartition", "glue:GetPartitions", "glue:BatchGetPartition",
+                 "glue:CreatePartition", "glue:BatchCreatePartition", "glue:UpdatePartition",
+                 "glue:BatchUpdatePartition"],
+        resources=[stack.format_arn(service="glue", resource="catalog"),
+                   stack.format_arn(service="glue", resource="database", resource_name=database),
+                   tables]))
     acknowledge_resource(role, tables, "Crawlers create the tables they discover, so the names are "
                          "not known in advance; access stays within this one database")
-    return role
 
 
 class RawZoneCrawler(Construct):
@@ -134,7 +142,7 @@ def _acknowledge_prefix_read(role: iam.Role, bucket: s3.IBucket, prefix: str) ->
 class SparkEtlJob(Construct):
     """A Glue 5.0 Spark job whose script is an asset, with bookmarks, logs and metrics."""
 
-    def __init__(self, scope: Construct, id: str, *, script: Path, database: str, key: kms.IKey,
+    def __init__(self, scope: Construct, id: str, *, script: Path, key: kms.IKey,
                  security: GlueSecurity, arguments: Mapping[str, str], worker_type: str = "G.1X",
                  workers: int = 2, timeout_minutes: int = 60, max_retries: int = 1) -> None:
         super().__init__(scope, id)
@@ -144,8 +152,9 @@ class SparkEtlJob(Construct):
             raise ValueError(f"SparkEtlJob workers={workers!r}: allowed 2 to 299")
         if not script.is_file():
             raise ValueError(f"SparkEtlJob script={script}: no such file")
-        self.role = glue_role(self, "Role", key=key, database=database,
-                              description="Glue ETL job: read raw, write curated, update the catalog")
+        # The script reads and writes S3 paths with plain Spark: no catalog calls, so no catalog grant.
+        self.role = glue_role(self, "Role", key=key, database=None,
+                              description="Glue ETL job: read raw, write curated")
         self.script = assets.Asset(self, "Script", path=str(script))
         # The one script object, not the whole bootstrap asset bucket.
         self.role.add_to_policy(iam.PolicyStatement(

@@ -26,9 +26,11 @@ class LakeReaderRole(Construct):
         bucket_arn = f"arn:{stack.partition}:s3:::{bucket_name}"
         objects = [f"{bucket_arn}/{prefix}*" for prefix in prefixes]
         self.role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=objects))
+        # Only ListBucket carries s3:prefix; GetBucketLocation under that condition would never match.
         self.role.add_to_policy(iam.PolicyStatement(
-            actions=["s3:ListBucket", "s3:GetBucketLocation"], resources=[bucket_arn],
+            actions=["s3:ListBucket"], resources=[bucket_arn],
             conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}}))
+        self.role.add_to_policy(iam.PolicyStatement(actions=["s3:GetBucketLocation"], resources=[bucket_arn]))
         self.role.add_to_policy(iam.PolicyStatement(actions=["kms:Decrypt"], resources=[key.key_arn]))
         tables = stack.format_arn(service="glue", resource="table", resource_name=f"{database}/*")
         self.role.add_to_policy(iam.PolicyStatement(

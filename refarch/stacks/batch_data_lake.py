@@ -53,8 +53,7 @@ class BatchDataLakeStack(Stack):
         self.crawler = RawZoneCrawler(self, "RawCrawler", bucket=raw, prefix=RAW_PREFIX,
                                       database=settings.database, key=data_key, security=security)
         self.job = SparkEtlJob(
-            self, "CurateTrades", script=JOBS_ROOT / "glue" / "trades_etl.py", database=settings.database,
-            key=data_key, security=security, worker_type=settings.worker_type, workers=settings.workers,
+            self, "CurateTrades", script=JOBS_ROOT / "glue" / "trades_etl.py", key=data_key, security=security, worker_type=settings.worker_type, workers=settings.workers,
             arguments={
                 "--source_path": f"s3://{raw.bucket_name}/{RAW_PREFIX}",
                 "--target_path": f"s3://{curated.bucket_name}/{CURATED_PREFIX}",

@@ -31,7 +31,9 @@ class SecurityBaselineStack(Stack):
         self.data_encryption = EncryptionKey(
             self, "DataKey", alias=f"{prefix}/data", removal_policy=removal,
             description="Encrypts the data stores, streams, queues, topics and logs of refarch",
-            services=("cloudwatch", "sns", "events", "s3"))
+            # Alarms and events publish to encrypted topics and queues. No topic delivers to a
+            # queue and no bucket notifies, so SNS and S3 get no grant of their own.
+            services=("cloudwatch", "events"))
         self.audit_encryption = EncryptionKey(
             self, "AuditKey", alias=f"{prefix}/audit", removal_policy=removal,
             description="Encrypts refarch's CloudTrail log files and VPC flow logs")

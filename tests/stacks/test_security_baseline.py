@@ -44,11 +44,13 @@ def test_key_policies_let_cloudwatch_logs_of_this_account_only_use_the_keys(temp
         assert "kms:EncryptionContext:aws:logs:arn" in statement["Condition"]["ArnLike"]
 
 
-def test_data_key_lets_alarms_topics_events_and_s3_use_it(template):
+def test_data_key_lets_alarms_and_events_use_it_and_no_service_nothing_needs(template):
+    # No topic delivers to an encrypted queue and no bucket sends notifications, so SNS and
+    # S3 have no statement: a grant nothing uses is one more thing that could be abused.
+    assert key_statements(template, "AllowSnsToUseTheKey") == []
+    assert key_statements(template, "AllowS3ToUseTheKey") == []
     for sid, principal in [("AllowCloudwatchToUseTheKey", "cloudwatch.amazonaws.com"),
-                           ("AllowSnsToUseTheKey", "sns.amazonaws.com"),
-                           ("AllowEventsToUseTheKey", "events.amazonaws.com"),
-                           ("AllowS3ToUseTheKey", "s3.amazonaws.com")]:
+                           ("AllowEventsToUseTheKey", "events.amazonaws.com")]:
         (statement,) = key_statements(template, sid)
         assert statement["Principal"] == {"Service": principal}
         assert statement["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
