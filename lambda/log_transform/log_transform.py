@@ -1,8 +1,8 @@
 """Firehose data-transformation Lambda: Apache access-log lines -> newline-delimited JSON.
 
-The work is done by pure functions (log_transform_parse, log_transform_batch); this module
-adapts them to Lambda: logging, metrics, and re-ingesting the records that do not fit in
-the 6 MB response.
+The work is done by pure functions (log_transform_parse, log_transform_fast,
+log_transform_batch); this module adapts them to Lambda: logging, metrics, and re-ingesting
+the records that do not fit in the 6 MB response.
 
 Re-ingestion puts the overflow's original lines back into the delivery stream with
 PutRecordBatch, so they are transformed in a later, smaller invocation; the function's
@@ -17,7 +17,6 @@ least once: if the invocation dies after re-ingesting, Firehose retries the whol
 from __future__ import annotations
 
 import time
-from collections import Counter
 from functools import lru_cache
 
 import boto3
@@ -26,13 +25,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from log_transform_batch import (
-    OK,
     RESPONSE_BUDGET_BYTES,
     delivery_stream_name,
     dropped_entry,
-    plan_response,
+    original_line,
     put_batches,
-    transform_record,
+    transform_batch,
 )
 
 logger = Logger(service="log_transform")
@@ -45,29 +43,28 @@ REINGEST_BACKOFF_SECONDS = 0.2
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict, context) -> dict:
-    results = [transform_record(record) for record in event["records"]]
-    plan = plan_response(results, RESPONSE_BUDGET_BYTES)
-    records = plan.records
+    outcome = transform_batch(event["records"], RESPONSE_BUDGET_BYTES)
+    records = outcome.records
     reingested: list[int] = []
-    if plan.overflow and "sourceKinesisStreamArn" not in event:
+    if outcome.overflow and "sourceKinesisStreamArn" not in event:
         accepted = reingest(event["deliveryStreamArn"], event["region"],
-                            [results[position].line for position in plan.overflow])
-        reingested = [plan.overflow[index] for index in sorted(accepted)]
+                            [original_line(event["records"][position])
+                             for position in outcome.overflow])
+        reingested = [outcome.overflow[index] for index in sorted(accepted)]
         for position in reingested:
-            records[position] = dropped_entry(results[position].record_id)
+            records[position] = dropped_entry(records[position]["recordId"])
 
     # ProcessingFailed = RecordsFailed (did not parse) + RecordsOverflow - RecordsReingested
     counts = {
-        "RecordsOk": sum(1 for entry in records if entry["result"] == OK),
-        "RecordsFailed": sum(1 for result in results if result.output is None),
-        "RecordsOverflow": len(plan.overflow),
+        "RecordsOk": outcome.parsed - len(outcome.overflow),
+        "RecordsFailed": len(records) - outcome.parsed,
+        "RecordsOverflow": len(outcome.overflow),
         "RecordsReingested": len(reingested),
     }
     for name, value in counts.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-    reasons = Counter(result.reason for result in results if result.reason)
-    logger.info("batch transformed", extra={**counts, "records": len(results),
-                                            "failure_reasons": dict(reasons)})
+    logger.info("batch transformed", extra={**counts, "records": len(records),
+                                            "failure_reasons": dict(outcome.failure_reasons)})
     return {"records": records}
 
 

@@ -16,20 +16,28 @@ accept stays ProcessingFailed with its original data, so nothing is lost. Should
 all-ProcessingFailed response not fit (it is smaller than the request, so only a request
 within 64 KiB of the limit could), ResponseTooLarge fails the invocation and Firehose
 retries the batch, then writes it to the error prefix: still nothing is lost.
+
+`transform_batch` is the hot loop: one flat pass over the batch, the fast path for the
+common line (log_transform_fast) and the full parser for the rest, sizes summed in bulk.
+It gives the response `transform_record` + `plan_response` give, byte for byte, and falls
+back to that exact planning when the bulk total cannot stand in for it.
 """
 
 from __future__ import annotations
 
 import binascii
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _quoted  # json.dumps's string encoder
 from typing import NamedTuple
 
+from log_transform_fast import fast_json_line
 from log_transform_parse import InvalidLogLine, json_line, parse_log_line
 
 OK, FAILED, DROPPED = "Ok", "ProcessingFailed", "Dropped"
+INVALID_BASE64 = "invalid base64"  # the reason of a record whose data is not base64
 
 RESPONSE_LIMIT_BYTES = 6 * 1024 * 1024  # Lambda's synchronous response payload limit
 # Headroom for anything the runtime adds around the payload that we do not see.
@@ -66,12 +74,88 @@ class ResponsePlan:
     size: int  # bytes of json.dumps({"records": records})
 
 
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    records: list[dict]  # response entries, in input order
+    overflow: list[int]  # as in ResponsePlan
+    size: int  # bytes of json.dumps({"records": records})
+    parsed: int  # records whose line parsed: Ok, or in the overflow
+    failure_reasons: Counter  # why the others did not parse, with counts
+
+
+def transform_batch(records: Sequence[dict],
+                    budget: int = RESPONSE_BUDGET_BYTES) -> BatchOutcome:
+    """The response plan_response gives for transform_record of every record, in one pass."""
+    a2b, b2a, fast = binascii.a2b_base64, binascii.b2a_base64, fast_json_line
+    entries: list[dict] = []
+    append = entries.append
+    reasons: dict[int, str] = {}  # position -> why it did not parse
+    data_chars = 0  # the entries' "data" strings, which need no escaping (base64)
+    exact = False  # the bulk total cannot stand in for plan_response
+    for record in records:
+        record_id, original = record["recordId"], record["data"]
+        try:
+            line = a2b(original, strict_mode=True)
+        except (binascii.Error, ValueError, TypeError):
+            reasons[len(entries)] = INVALID_BASE64
+            append({"recordId": record_id, "result": FAILED, "data": original})
+            exact = True  # its size needs escaping
+            continue
+        encoded = fast(line)
+        if encoded is None:
+            try:
+                encoded = json_line(parse_log_line(line))
+            except InvalidLogLine as error:
+                reasons[len(entries)] = str(error)
+                append({"recordId": record_id, "result": FAILED, "data": original})
+                data_chars += len(original)
+                continue
+            output = b2a(encoded, newline=False).decode("ascii")
+            # The full parser can drop text (a garbage request line): an Ok entry smaller
+            # than its ProcessingFailed one breaks the bulk argument below.
+            if len(output) - len(original) < _FAILED_FRAME - _OK_FRAME:
+                exact = True
+        else:  # a fast line keeps all its text and adds the keys: always larger when Ok
+            output = b2a(encoded, newline=False).decode("ascii")
+        append({"recordId": record_id, "result": OK, "data": output})
+        data_chars += len(output)
+
+    count = len(entries)
+    parsed = count - len(reasons)
+    failure_reasons = Counter(reasons.values())
+    if not exact:
+        # With no Ok entry smaller than its ProcessingFailed one, every prefix of
+        # plan_response's upgrades is at most the all-Ok total: if that fits, all are Ok.
+        ids_size = len(_quoted("".join([record["recordId"] for record in records]))) - 2
+        total = (_EMPTY_RESPONSE_SIZE + _SEPARATOR_SIZE * max(count - 1, 0)
+                 + ids_size + 2 * count  # each id's escapes, and its own quotes
+                 + parsed * (_OK_FRAME + 2) + (count - parsed) * (_FAILED_FRAME + 2)
+                 + data_chars)
+        if total <= budget:
+            return BatchOutcome(entries, [], total, parsed, failure_reasons)
+    results = [_as_transformed(record, entry, reasons.get(position))
+               for position, (record, entry) in enumerate(zip(records, entries))]
+    plan = plan_response(results, budget)
+    return BatchOutcome(plan.records, plan.overflow, plan.size, parsed, failure_reasons)
+
+
+def _as_transformed(record: dict, entry: dict, reason: str | None) -> Transformed:
+    output = entry["data"] if entry["result"] == OK else None
+    line = None if reason == INVALID_BASE64 else original_line(record)
+    return Transformed(record["recordId"], record["data"], line, output, reason)
+
+
+def original_line(record: dict) -> bytes:
+    """The decoded data of a record whose data is valid base64 (one that parsed, say)."""
+    return binascii.a2b_base64(record["data"], strict_mode=True)
+
+
 def transform_record(record: dict) -> Transformed:
     record_id, original = record["recordId"], record["data"]
     try:
         line = binascii.a2b_base64(original, strict_mode=True)
     except (binascii.Error, ValueError, TypeError):
-        return Transformed(record_id, original, None, None, "invalid base64")
+        return Transformed(record_id, original, None, None, INVALID_BASE64)
     try:
         fields = parse_log_line(line)
     except InvalidLogLine as error:
