@@ -6,6 +6,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY_DEPS := $(VENV)/.deps-installed
 NODE_DEPS := node_modules/.deps-installed
+# checkov (the third template gate) lives in its own venv: its ~90 pinned dependencies
+# would otherwise fight the project's (tools/checkov-requirements.txt).
+CHECKOV_VENV := .checkov
+CHECKOV := $(CHECKOV_VENV)/.deps-installed
 
 # The venv's Node and the pinned CDK CLI come before anything on the system PATH:
 # the system Node 20 is end-of-life and makes aws-cdk-lib print a banner.
@@ -16,15 +20,15 @@ CONTEXT ?=
 STACKS ?=
 CONTEXT_ARGS := $(foreach pair,$(CONTEXT),-c $(pair))
 
-.PHONY: demo test synth bootstrap deploy deploy-localstack bench clean deps flink-deps
+.PHONY: demo test synth bootstrap deploy deploy-localstack bench clean deps flink-deps checkov
 
-demo: $(PY_DEPS)
+demo: $(PY_DEPS) $(CHECKOV)
 	$(BIN)/refarch demo $(CONTEXT_ARGS)
 
-test: $(PY_DEPS) $(NODE_DEPS)
+test: $(PY_DEPS) $(NODE_DEPS) $(CHECKOV)
 	$(BIN)/python -m pytest
 
-synth: $(PY_DEPS)
+synth: $(PY_DEPS) $(CHECKOV)
 	$(BIN)/refarch synth $(CONTEXT_ARGS)
 
 bootstrap: $(PY_DEPS) $(NODE_DEPS)
@@ -41,12 +45,12 @@ deploy-localstack: $(PY_DEPS) $(NODE_DEPS)
 flink-deps: $(PY_DEPS)
 	$(BIN)/python -m refarch.flink_connector
 
-bench: $(PY_DEPS)
+bench: $(PY_DEPS) $(CHECKOV)
 	$(BIN)/python benchmarks/synth.py
 	$(BIN)/python benchmarks/log_transform.py
 	$(BIN)/python benchmarks/iot_writer.py --repeats 1
 
-deps: $(PY_DEPS) $(NODE_DEPS)
+deps: $(PY_DEPS) $(NODE_DEPS) $(CHECKOV)
 
 $(PY_DEPS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,10 +58,18 @@ $(PY_DEPS): pyproject.toml
 	$(BIN)/python -m pip install --quiet --quiet -e '.[dev]'
 	touch $@
 
+checkov: $(CHECKOV)
+
+$(CHECKOV): tools/checkov-requirements.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --quiet -r tools/checkov-requirements.txt
+	touch $@
+
 $(NODE_DEPS): package.json package-lock.json | $(PY_DEPS)
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache .hypothesis *.egg-info
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules cdk.out .pytest_cache .hypothesis *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

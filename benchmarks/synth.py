@@ -47,16 +47,16 @@ def main() -> None:
     cases = {
         "empty CDK app (baseline)": synth_empty,
         "refarch app, synth only": synth_refarch(with_gates=False),
-        "refarch app, synth + nag + cfn-lint": synth_refarch(with_gates=True),
+        "refarch app, synth + nag + cfn-lint + checkov": synth_refarch(with_gates=True),
     }
     results = {name: [timed(case) for _ in range(ROUNDS)] for name, case in cases.items()}
     baseline = statistics.median(results["empty CDK app (baseline)"])
 
     print(f"import aws-cdk-lib + start jsii runtime (once): {STARTUP_SECONDS:.2f} s")
-    print(f"{'case':<40} {'median s':>9} {'best s':>8} {'x empty':>8}")
+    print(f"{'case':<50} {'median s':>9} {'best s':>8} {'x empty':>8}")
     for name, times in results.items():
         median = statistics.median(times)
-        print(f"{name:<40} {median:>9.3f} {min(times):>8.3f} {median / baseline:>8.1f}")
+        print(f"{name:<50} {median:>9.3f} {min(times):>8.3f} {median / baseline:>8.1f}")
     print(f"({ROUNDS} rounds each; ratio = median / median of the empty app)")
 
 

@@ -10,6 +10,7 @@ from aws_cdk import App, Environment, Stack, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from refarch.config import Settings, settings_from_context
+from refarch.constructs.checkov import skip_cdk_provider_checks
 from refarch.constructs.nag import acknowledge_cdk_providers
 from refarch.paths import PROJECT_ROOT
 from refarch.patterns import BASELINE
@@ -81,6 +82,7 @@ def build_stacks(app: App, settings: Settings) -> dict[str, Stack]:
 
     for stack in stacks.values():
         acknowledge_cdk_providers(stack)
+        skip_cdk_provider_checks(stack)
         Tags.of(stack).add("project", "refarch")
         Tags.of(stack).add("stage", settings.stage)
     return stacks

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 import refarch  # noqa: F401  (selects the venv's Node before aws_cdk loads)
+from refarch.checkov_gate import CheckovUnavailable
 from refarch.config import SettingError
 from refarch.patterns import PATTERNS
 
@@ -135,21 +136,23 @@ def deploy(stacks: Annotated[list[str] | None, typer.Argument(help="Stacks to de
 
 def print_gate_table(reports) -> None:
     table = Table(title="gates per stack")
-    for column in ("stack", "resources", "nag findings", "nag acknowledged", "lint findings", "result"):
+    for column in ("stack", "resources", "nag findings", "nag acknowledged", "lint findings",
+                   "checkov failed", "checkov skipped", "result"):
         table.add_column(column, justify="right" if column not in ("stack", "result") else "left")
     for r in reports:
         table.add_row(r.stack, str(r.resources), str(len(r.nag)), str(len(r.acknowledged)),
-                      str(len(r.lint)), "[green]pass[/]" if r.passed else "[red]FAIL[/]")
+                      str(len(r.lint)), str(len(r.checkov)), str(len(r.checkov_skips)),
+                      "[green]pass[/]" if r.passed else "[red]FAIL[/]")
     console.print(table)
     for r in reports:
-        for finding in (*r.nag, *r.lint):
+        for finding in (*r.nag, *r.lint, *r.checkov):
             console.print(f"  {r.stack}: {finding}")
 
 
 def main() -> None:
     try:
         code = cli(standalone_mode=False)  # click returns the exit code instead of exiting
-    except (SettingError, UsageError) as error:
+    except (SettingError, UsageError, CheckovUnavailable) as error:
         print(f"refarch: {error}", file=sys.stderr)
         sys.exit(2)
     except typer.Exit as done:

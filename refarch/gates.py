@@ -1,7 +1,7 @@
-"""The gates every synthesized stack must pass: cdk-nag AwsSolutions and cfn-lint.
+"""The gates every synthesized stack must pass: cdk-nag AwsSolutions, cfn-lint and checkov.
 
 Used by the test suite (which fails on any finding) and by `refarch synth` (which
-prints them). Snapshots are the third gate; they live in the tests.
+prints them). Snapshots are the fourth gate; they live in the tests.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from aws_cdk.cx_api import CloudAssembly
 from cdk_nag import AwsSolutionsChecks
 
 from refarch.application import PROJECT_ROOT
+from refarch.checkov_gate import scan_templates
 
 CFN_LINT_CONFIG = PROJECT_ROOT / ".cfnlintrc.yaml"
 _ACK_PREFIX = "Annotation::AwsSolutions-"
@@ -24,7 +25,7 @@ _ACK_PREFIX = "Annotation::AwsSolutions-"
 
 @dataclass(frozen=True)
 class Finding:
-    gate: str          # "nag" or "lint"
+    gate: str          # "nag", "lint" or "checkov"
     rule: str
     level: str         # error / warning / informational
     where: str
@@ -48,10 +49,12 @@ class StackGateReport:
     nag: tuple[Finding, ...]
     lint: tuple[Finding, ...]
     acknowledged: tuple[Acknowledgement, ...]
+    checkov: tuple[Finding, ...] = ()
+    checkov_skips: tuple[Acknowledgement, ...] = ()
 
     @property
     def passed(self) -> bool:
-        return not self.nag and not self.lint
+        return not self.nag and not self.lint and not self.checkov
 
 
 def nag_findings(stack: Stack) -> list[Finding]:
@@ -104,20 +107,28 @@ def _lint_level(rule_id: str) -> str:
 
 
 def check_stacks(stacks: dict[str, Stack], assembly: CloudAssembly) -> list[StackGateReport]:
-    """Run both gates over every stack of a synthesized assembly."""
+    """Run the gates over every stack of a synthesized assembly (checkov once, over all)."""
     reports = []
+    scans = scan_templates(stack_template_path(assembly, stack) for stack in stacks.values())
     for name, stack in stacks.items():
         template = stack_template(assembly, stack)
+        scan = scans[stack_template_path(assembly, stack)]
         reports.append(StackGateReport(
             stack=name,
             resources=len(template.get("Resources", {})),
             nag=tuple(nag_findings(stack)),
             lint=tuple(lint_findings(template)),
             acknowledged=tuple(nag_acknowledgements(stack)),
+            checkov=tuple(Finding("checkov", c.check_id, "error", c.resource, c.title) for c in scan.failed),
+            checkov_skips=tuple(Acknowledgement(c.check_id, c.resource, c.reason) for c in scan.skipped),
         ))
     return reports
 
 
 def stack_template(assembly: CloudAssembly, stack: Stack) -> dict[str, Any]:
+    return json.loads(stack_template_path(assembly, stack).read_text())
+
+
+def stack_template_path(assembly: CloudAssembly, stack: Stack) -> Path:
     artifact = assembly.get_stack_artifact(stack.artifact_id)
-    return json.loads(Path(assembly.directory, artifact.template_file).read_text())
+    return Path(assembly.directory, artifact.template_file).resolve()

@@ -26,6 +26,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from refarch.constructs.alarms import alarm_when
+from refarch.constructs.checkov import skip_check
 from refarch.constructs.logs import encrypted_log_group
 from refarch.constructs.nag import acknowledge_resource
 from refarch.constructs.staging import source_files, stage
@@ -170,6 +171,11 @@ class FlinkSqlApplication(Construct):
             resources=["*"]))
         acknowledge_resource(role, "*", "Managed Flink creates and describes its network interfaces in the "
                              "isolated subnets; EC2 grants these calls on no narrower resource")
+        policy = role.node.find_child("DefaultPolicy")
+        for check, kind in (("CKV_AWS_111", "write"), ("CKV_AWS_109", "permissions-management")):
+            skip_check(policy, check, f"The only {kind} actions on '*' are the EC2 network-interface calls "
+                       "Managed Flink makes to attach the application to its subnets (AWS's documented VPC "
+                       "policy); every other statement names the application's own streams, key, logs and code")
         return role
 
     def _alarms(self, topic: sns.ITopic | None, source_lag: Duration) -> list[cloudwatch.Alarm]:

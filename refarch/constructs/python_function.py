@@ -43,12 +43,15 @@ class PythonFunction(Construct):
                  timeout: Duration = Duration.seconds(60), vpc: ec2.IVpc | None = None,
                  vpc_subnets: ec2.SubnetSelection | None = None,
                  powertools_layer_version: int = DEFAULT_POWERTOOLS_LAYER_VERSION,
-                 extra_folders: Mapping[str, Path] | None = None) -> None:
+                 extra_folders: Mapping[str, Path] | None = None,
+                 reserved_concurrency: int | None = None) -> None:
         super().__init__(scope, id)
         if not source.is_dir():
             raise ValueError(f"PythonFunction source={source}: not a folder")
         if not 128 <= memory_mb <= 10240:
             raise ValueError(f"PythonFunction memory_mb={memory_mb!r}: allowed 128 to 10240")
+        if reserved_concurrency is not None and not 1 <= reserved_concurrency <= 1000:
+            raise ValueError(f"PythonFunction reserved_concurrency={reserved_concurrency!r}: allowed 1 to 1000")
         stack = Stack.of(self)
         self.log_group = encrypted_log_group(self, "Logs", key=key, retention_days=log_retention_days,
                                              removal_policy=removal_policy)
@@ -63,7 +66,7 @@ class PythonFunction(Construct):
             code=lambda_.Code.from_asset(str(stage_asset(source, extra_folders or {})),
                                          exclude=["__pycache__", "*.pyc"]),
             handler=handler, role=self.role, layers=[layer],
-            memory_size=memory_mb, timeout=timeout,
+            memory_size=memory_mb, timeout=timeout, reserved_concurrent_executions=reserved_concurrency,
             environment={"POWERTOOLS_SERVICE_NAME": id, "POWERTOOLS_METRICS_NAMESPACE": "refarch",
                          **(environment or {})},
             environment_encryption=key,

@@ -14,12 +14,14 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from refarch.constructs.alarms import FIVE_MINUTES, alarm_when
+from refarch.constructs.checkov import skip_check
 from refarch.constructs.logs import encrypted_log_group
 from refarch.constructs.nag import acknowledge
 
 NODE_TYPES = ("ra3.large", "ra3.xlplus", "ra3.4xlarge", "ra3.16xlarge")
 SINGLE_NODE_TYPES = ("ra3.large", "ra3.xlplus")  # the RA3 sizes offered as a single node
 AUDIT_LOGS = ("connectionlog", "useractivitylog", "userlog")
+ADMIN_USER = "refarch_admin"
 
 
 class Warehouse(Construct):
@@ -42,6 +44,7 @@ class Warehouse(Construct):
         stack = Stack.of(self)
         self.cluster_identifier = f"{stack.stack_name}-{id}".lower()[:63]
         self.database = database
+        self.admin_user = ADMIN_USER
 
         self.security_group = ec2.SecurityGroup(self, "SecurityGroup", vpc=vpc, allow_all_outbound=False,
                                                 description="Redshift: SQL from the client subnets only")
@@ -73,7 +76,7 @@ class Warehouse(Construct):
             self, "Cluster", cluster_identifier=self.cluster_identifier, db_name=database,
             node_type=node_type, cluster_type="single-node" if nodes == 1 else "multi-node",
             number_of_nodes=None if nodes == 1 else nodes,
-            master_username="refarch_admin", manage_master_password=True,
+            master_username=ADMIN_USER, manage_master_password=True,
             master_password_secret_kms_key_id=key.key_id,
             encrypted=True, kms_key_id=key.key_id, enhanced_vpc_routing=True, publicly_accessible=False,
             port=port, cluster_subnet_group_name=subnet_group.ref,
@@ -90,6 +93,8 @@ class Warehouse(Construct):
         acknowledge(self.cluster, "RS4",
                     "The port is not an access control here: the cluster is private, its security "
                     "group admits only the client subnets, and loads use the Data API")
+        skip_check(self.cluster, "CKV_AWS_71", "Audit logging is on, to CloudWatch Logs (LogDestinationType "
+                   "cloudwatch, encrypted log groups with retention); checkov only recognises an S3 bucket")
         self.secret_arn = self.cluster.attr_master_password_secret_arn
         self.alarms = self._alarms(alarm_topic)
 

@@ -9,6 +9,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from refarch.constructs.alarms import FIVE_MINUTES, alarm_when, ops_topic
+from refarch.constructs.checkov import CONCURRENCY, DLQ, IN_VPC, skip_check
 from refarch.constructs.buckets import secure_bucket
 from refarch.constructs.firehose_parquet import FirehoseToParquet
 from refarch.constructs.glue_table import PartitionedParquetTable, glue_database
@@ -45,6 +46,13 @@ class FirehoseParquetStack(Stack):
             key=data_key, log_retention_days=log_retention_days, removal_policy=removal,
             powertools_layer_version=powertools_layer_version, memory_mb=1024,
             timeout=Duration.minutes(3))
+        transform = self.transform.function
+        skip_check(transform, DLQ, "Firehose invokes the transform synchronously and sends records "
+                   "it fails to errors/processing-failed/ (alarmed); a function DLQ applies to async calls")
+        skip_check(transform, IN_VPC, "The transform reads no data store: it parses the records "
+                   "Firehose hands it and calls only Firehose's own API, so no VPC path would protect data")
+        skip_check(transform, CONCURRENCY, "Firehose bounds its invocations (one per buffered "
+                   "batch per delivery stream); reserving concurrency would only cap conversion throughput")
         self.delivery = FirehoseToParquet(
             self, "Delivery", bucket=self.bucket, key=data_key, table=self.table,
             table_prefix=TABLE_PREFIX, processor=self.transform.function,

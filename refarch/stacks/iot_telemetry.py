@@ -15,6 +15,7 @@ from constructs import Construct
 
 from refarch.config import IotSettings
 from refarch.constructs.alarms import FIVE_MINUTES, alarm_when, ops_topic
+from refarch.constructs.checkov import CONCURRENCY, DLQ, skip_check
 from refarch.constructs.buckets import secure_bucket
 from refarch.constructs.iot_rule import TopicRuleToStream
 from refarch.constructs.lifecycle import removal_policy
@@ -62,6 +63,10 @@ class IotTelemetryStack(Stack):
                 "TTL_DAYS": str(settings.ttl_days),
             })
         self.writer = writer.function
+        skip_check(self.writer, DLQ, "Invoked only by the Kinesis event source mapping, whose "
+                   "on-failure queue (with an alarm) keeps failed batches; a function DLQ applies to async calls")
+        skip_check(self.writer, CONCURRENCY, "The event source mapping bounds it to one concurrent "
+                   "batch per shard, and the shard count is sized from the expected load")
         # Exactly what the writer calls: no Scan/Query/Delete, no KMS action families.
         writer.role.add_to_policy(iam.PolicyStatement(
             actions=["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"], resources=[self.table.table_arn]))

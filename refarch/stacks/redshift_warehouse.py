@@ -11,6 +11,7 @@ from constructs import Construct
 
 from refarch.config import WarehouseSettings
 from refarch.constructs.alarms import ops_topic
+from refarch.constructs.checkov import DLQ, skip_check
 from refarch.constructs.lake_reader_role import LakeReaderRole
 from refarch.constructs.lifecycle import removal_policy
 from refarch.constructs.nag import acknowledge_resource
@@ -44,15 +45,18 @@ class RedshiftWarehouseStack(Stack):
             extra_folders={"sql": SQL_ROOT / "redshift"}, key=data_key,
             log_retention_days=log_retention_days, removal_policy=removal,
             powertools_layer_version=powertools_layer_version, timeout=Duration.minutes(15),
+            reserved_concurrency=1,  # one load at a time: two would merge the same partitions
             vpc=vpc, vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
             environment={
                 "CLUSTER_ID": self.warehouse.cluster_identifier, "DATABASE": settings.database,
-                "SECRET_ARN": self.warehouse.secret_arn,
+                "DB_USER": self.warehouse.admin_user,
                 "CURATED_BUCKET": curated_bucket, "LAKE_DATABASE": lake_database,
                 "COPY_ROLE_ARN": self.lake_role.role_arn, "SPECTRUM_ROLE_ARN": self.lake_role.role_arn,
             })
         self.loader = loader.function
-        self._grant_data_api(loader.role, data_key)
+        skip_check(self.loader, DLQ, "Its asynchronous invocations have an on-failure destination "
+                   "(the ScheduledFunction's encrypted queue, with an alarm), which supersedes a function DLQ")
+        self._grant_data_api(loader.role)
         # By default a load follows each successful run of the lake's ETL job, so it never
         # copies partitions the job is still rewriting; a cron setting loads on a clock instead.
         after_etl = settings.load_trigger == "after-etl"
@@ -63,7 +67,7 @@ class RedshiftWarehouseStack(Stack):
                                               detail={"jobName": [lake_job], "state": ["SUCCEEDED"]})
             if after_etl else None)
 
-    def _grant_data_api(self, role: iam.IRole, key: kms.IKey) -> None:
+    def _grant_data_api(self, role: iam.IRole) -> None:
         cluster_arn = self.format_arn(service="redshift", resource="cluster",
                                       resource_name=self.warehouse.cluster_identifier,
                                       arn_format=ArnFormat.COLON_RESOURCE_NAME)
@@ -74,8 +78,14 @@ class RedshiftWarehouseStack(Stack):
         role.add_to_principal_policy(iam.PolicyStatement(
             actions=["redshift-data:DescribeStatement", "redshift-data:GetStatementResult",
                      "redshift-data:CancelStatement"], resources=["*"]))
+        # The Data API gets temporary credentials for the loader's database user on each call,
+        # so the loader never reads the admin password (which Redshift keeps and rotates).
+        cluster_id = self.warehouse.cluster_identifier
         role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["secretsmanager:GetSecretValue"], resources=[self.warehouse.secret_arn]))
-        key.grant(role, "kms:Decrypt")
+            actions=["redshift:GetClusterCredentials"], resources=[
+                self.format_arn(service="redshift", resource="dbuser", arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                                resource_name=f"{cluster_id}/{self.warehouse.admin_user}"),
+                self.format_arn(service="redshift", resource="dbname", arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                                resource_name=f"{cluster_id}/{self.warehouse.database}")]))
         acknowledge_resource(role, "*", "redshift-data statement calls (describe, result, cancel) "
                              "support no resource type; the Data API only returns the caller's own statements")
