@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from aws_cdk.assertions import Template
 
@@ -61,18 +59,6 @@ def test_admin_credentials_are_generated_into_secrets_manager(template):
     assert props["MasterUsername"] != "awsuser"
 
 
-def test_the_loader_gets_temporary_credentials_and_never_reads_the_admin_secret(template):
-    policy = next(p for k, p in template.find_resources("AWS::IAM::Policy").items() if k.startswith("LoaderRole"))
-    statements = policy["Properties"]["PolicyDocument"]["Statement"]
-    credentials = next(s for s in statements if s["Action"] == "redshift:GetClusterCredentials")
-    resources = [json.dumps(r) for r in credentials["Resource"]]
-    assert len(resources) == 2
-    assert any(":dbuser:refarch-dev-redshiftwarehouse-warehouse/refarch_admin" in r for r in resources)
-    assert any(":dbname:refarch-dev-redshiftwarehouse-warehouse/analytics" in r for r in resources)
-    actions = [a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
-    assert not any(a.startswith("secretsmanager:") for a in actions)
-
-
 def test_security_group_admits_sql_from_the_isolated_subnets_only(template):
     groups = [g["Properties"] for k, g in template.find_resources("AWS::EC2::SecurityGroup").items()
               if k.startswith("WarehouseSecurityGroup")]
@@ -108,7 +94,7 @@ def test_loader_runs_the_sql_through_the_data_api_nightly(template):
     assert env["CLUSTER_ID"] == "refarch-dev-redshiftwarehouse-warehouse"
     assert env["CURATED_BUCKET"] == CURATED
     assert env["LAKE_DATABASE"] == "refarch_lake"
-    assert env["DB_USER"] == "refarch_admin"
+    assert env["SECRET_ARN"]["Fn::GetAtt"][1] == "MasterPasswordSecretArn"
     # Loads start when the lake's ETL job has succeeded, not at a fixed hour.
     (rule,) = template.find_resources("AWS::Events::Rule").values()
     assert rule["Properties"]["EventPattern"] == {
