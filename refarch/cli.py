@@ -137,15 +137,15 @@ def deploy(stacks: Annotated[list[str] | None, typer.Argument(help="Stacks to de
 def print_gate_table(reports) -> None:
     table = Table(title="gates per stack")
     for column in ("stack", "resources", "nag findings", "nag acknowledged", "lint findings",
-                   "checkov failed", "checkov skipped", "result"):
+                   "checkov failed", "checkov skipped", "reach findings", "iam findings", "result"):
         table.add_column(column, justify="right" if column not in ("stack", "result") else "left")
     for r in reports:
         table.add_row(r.stack, str(r.resources), str(len(r.nag)), str(len(r.acknowledged)),
                       str(len(r.lint)), str(len(r.checkov)), str(len(r.checkov_skips)),
-                      "[green]pass[/]" if r.passed else "[red]FAIL[/]")
+                      str(len(r.reach)), str(len(r.iam)), "[green]pass[/]" if r.passed else "[red]FAIL[/]")
     console.print(table)
     for r in reports:
-        for finding in (*r.nag, *r.lint, *r.checkov):
+        for finding in (*r.nag, *r.lint, *r.checkov, *r.reach, *r.iam):
             console.print(f"  {r.stack}: {finding}")
 
 

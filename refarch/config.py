@@ -17,6 +17,7 @@ from refarch.constructs.logs import RETENTION_DAYS
 from refarch.constructs.network import INTERFACE_SERVICES
 from refarch.constructs.python_function import DEFAULT_POWERTOOLS_LAYER_VERSION
 from refarch.constructs.warehouse import NODE_TYPES, SINGLE_NODE_TYPES
+from refarch.endpoint_needs import check_interface_endpoints, needed_interface_endpoints
 from refarch.lambda_code import load_lambda_module
 from refarch.patterns import BASELINE, PATTERN_NAMES, REQUIRES
 from refarch.setting_parsers import (
@@ -35,10 +36,8 @@ DUMMY_REGION = "us-east-1"
 
 # Interface endpoints the baseline can create, by the name used in settings.
 INTERFACE_ENDPOINT_NAMES = tuple(INTERFACE_SERVICES)
-DEFAULT_INTERFACE_ENDPOINTS = (
-    "kinesis-streams", "firehose", "kms", "logs", "sts", "sns", "sqs", "glue",
-    "athena", "secretsmanager", "redshift-data",
-)
+# What the patterns' compute in the VPC calls (endpoint_needs.py); a setting may add more.
+DEFAULT_INTERFACE_ENDPOINTS = needed_interface_endpoints()
 LOG_RETENTION_DAYS = tuple(RETENTION_DAYS)
 
 # A context key that looks like one of ours (CDK's own keys contain ':', '@' or '-').
@@ -226,6 +225,9 @@ def settings_from_context(context: Mapping[str, Any], environ: Mapping[str, str]
         values = {k: v for k, v in values.items() if not k.startswith(prefix)}
     baseline_fields = BaselineSettings.__dataclass_fields__
     groups["baseline"] = BaselineSettings(**{k: v for k, v in values.items() if k in baseline_fields})
+    if "interface_endpoints" in context:
+        check_interface_endpoints("interface_endpoints", context["interface_endpoints"],
+                                  groups["baseline"].interface_endpoints)
     top = {k: v for k, v in values.items() if k not in baseline_fields}
     if "patterns" in top:  # a pattern built on another brings it along, in catalogue order
         wanted = {BASELINE, *top["patterns"], *(base for p in top["patterns"] for base in REQUIRES.get(p, ()))}

@@ -12,11 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from aws_cdk import Stack, Validations
+from aws_cdk import CfnElement, Stack, Validations
 from aws_cdk.cx_api import CloudAssembly
 from cdk_nag import AwsSolutionsChecks
 
 from refarch.application import PROJECT_ROOT
+from refarch.iam_conditions import condition_problems
+from refarch.patterns import BASELINE
+from refarch.reachability import baseline_endpoints, unreachable
 from refarch.checkov_gate import scan_templates
 
 CFN_LINT_CONFIG = PROJECT_ROOT / ".cfnlintrc.yaml"
@@ -51,10 +54,12 @@ class StackGateReport:
     acknowledged: tuple[Acknowledgement, ...]
     checkov: tuple[Finding, ...] = ()
     checkov_skips: tuple[Acknowledgement, ...] = ()
+    reach: tuple[Finding, ...] = ()    # compute in the VPC without an endpoint it calls
+    iam: tuple[Finding, ...] = ()      # role statements whose conditions can never match
 
     @property
     def passed(self) -> bool:
-        return not self.nag and not self.lint and not self.checkov
+        return not self.nag and not self.lint and not self.checkov and not self.reach and not self.iam
 
 
 def nag_findings(stack: Stack) -> list[Finding]:
@@ -110,6 +115,7 @@ def check_stacks(stacks: dict[str, Stack], assembly: CloudAssembly) -> list[Stac
     """Run the gates over every stack of a synthesized assembly (checkov once, over all)."""
     reports = []
     scans = scan_templates(stack_template_path(assembly, stack) for stack in stacks.values())
+    endpoints = baseline_endpoints(stack_template(assembly, stacks[BASELINE])) if BASELINE in stacks else set()
     for name, stack in stacks.items():
         template = stack_template(assembly, stack)
         scan = scans[stack_template_path(assembly, stack)]
@@ -121,8 +127,26 @@ def check_stacks(stacks: dict[str, Stack], assembly: CloudAssembly) -> list[Stac
             acknowledged=tuple(nag_acknowledgements(stack)),
             checkov=tuple(Finding("checkov", c.check_id, "error", c.resource, c.title) for c in scan.failed),
             checkov_skips=tuple(Acknowledgement(c.check_id, c.resource, c.reason) for c in scan.skipped),
+            reach=tuple(reachability_findings(stack, template, endpoints)),
+            iam=tuple(iam_condition_findings(stack, template)),
         ))
     return reports
+
+
+def reachability_findings(stack: Stack, template: dict[str, Any], endpoints: set[str]) -> list[Finding]:
+    """What compute in the VPC calls without an endpoint among the baseline's `endpoints`."""
+    return [Finding("reach", u.service, "error", u.resource, u.detail)
+            for u in unreachable(template, endpoints, logical_paths(stack))]
+
+
+def iam_condition_findings(stack: Stack, template: dict[str, Any]) -> list[Finding]:
+    return [Finding("iam", p.action, "error", p.resource, p.message)
+            for p in condition_problems(template, logical_paths(stack))]
+
+
+def logical_paths(stack: Stack) -> dict[str, str]:
+    """Logical id -> construct path, so findings name resources as the code does."""
+    return {stack.resolve(c.logical_id): c.node.path for c in stack.node.find_all() if isinstance(c, CfnElement)}
 
 
 def stack_template(assembly: CloudAssembly, stack: Stack) -> dict[str, Any]:

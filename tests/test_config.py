@@ -27,16 +27,18 @@ def test_prod_stage_retains_data():
 
 
 def test_context_strings_are_parsed_to_typed_values():
-    s = settings(azs="3", interface_endpoints="kms, logs,kms", log_retention_days="90",
-                 vpc_cidr="10.1.0.0/20")
+    s = settings(azs="3", interface_endpoints=",".join(DEFAULT_INTERFACE_ENDPOINTS) + ", kms,kms",
+                 log_retention_days="90", vpc_cidr="10.1.0.0/20")
     assert s.baseline.azs == 3
-    assert s.baseline.interface_endpoints == ("kms", "logs")
+    assert s.baseline.interface_endpoints == (*DEFAULT_INTERFACE_ENDPOINTS, "kms")
     assert s.baseline.log_retention_days == 90
     assert s.baseline.vpc_cidr == "10.1.0.0/20"
 
 
-def test_interface_endpoints_can_be_none():
-    assert settings(interface_endpoints="none").baseline.interface_endpoints == ()
+def test_interface_endpoints_none_is_refused_naming_the_pattern_that_needs_one():
+    with pytest.raises(SettingError, match=r"^invalid setting interface_endpoints='none': allowed a list "
+                       r"that includes sqs, which IotTelemetry needs \(the writer quarantines"):
+        settings(interface_endpoints="none")
 
 
 def test_environment_comes_from_cdk_default_variables():

@@ -160,11 +160,12 @@ def test_prod_stage_retains_every_data_store(prod_template):
 
 
 def test_azs_and_endpoint_settings_shape_the_network(tmp_path):
-    result = synthesize({"azs": "3", "interface_endpoints": "kms,logs"}, outdir=str(tmp_path),
+    endpoints = ",".join((*DEFAULT_INTERFACE_ENDPOINTS, "kms"))  # what the patterns need, and KMS
+    result = synthesize({"azs": "3", "interface_endpoints": endpoints}, outdir=str(tmp_path),
                         environ=NO_AWS_ENV, gates=False)
     template = Template.from_json(result.template("SecurityBaseline"))
     template.resource_count_is("AWS::EC2::Subnet", 3)
-    template.resource_count_is("AWS::EC2::VPCEndpoint", 4)  # 2 gateway + 2 interface
+    template.resource_count_is("AWS::EC2::VPCEndpoint", 2 + len(DEFAULT_INTERFACE_ENDPOINTS) + 1)
 
 
 def test_stack_exposes_key_vpc_and_access_log_bucket(synthesis):

@@ -1,0 +1,47 @@
+"""The interface endpoints each pattern's compute in the isolated VPC calls AWS through.
+
+Settings need this before anything is synthesized (the baseline is built first), so it is
+declared here; the reachability gate derives the same from the synthesized templates, and
+a test holds the two equal, so the declaration cannot drift from what the stacks do.
+The S3 and DynamoDB gateway endpoints are always there and are not listed.
+
+The baseline carries the endpoints of every pattern, whichever are selected: a baseline
+that followed the selection would remove the endpoints of patterns already deployed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from refarch.setting_parsers import SettingError
+
+INTERFACE_ENDPOINTS_NEEDED: dict[str, dict[str, str]] = {
+    "IotTelemetry": {
+        "sqs": "the writer quarantines malformed readings in SQS",
+        "sns": "the writer publishes threshold alerts to SNS",
+    },
+    "RedshiftWarehouse": {
+        "redshift-data": "the loader runs its SQL through the Redshift Data API",
+        "glue": "Spectrum reads the lake's Glue catalog from the cluster",
+    },
+    "StreamingSqlAnalytics": {
+        "kinesis-streams": "the Flink jobs read and write their Kinesis streams",
+        "logs": "the Flink jobs write their log streams",
+        "monitoring": "Managed Flink publishes the jobs' metrics",
+    },
+}
+
+
+def needed_interface_endpoints() -> tuple[str, ...]:
+    """Every endpoint some pattern needs, in catalogue order, each once."""
+    return tuple(dict.fromkeys(name for needs in INTERFACE_ENDPOINTS_NEEDED.values() for name in needs))
+
+
+def check_interface_endpoints(setting: str, raw: Any, chosen: Sequence[str]) -> None:
+    """Refuse a choice of endpoints that leaves out one a pattern needs, naming the pattern."""
+    for pattern, needs in INTERFACE_ENDPOINTS_NEEDED.items():
+        for name, why in needs.items():
+            if name not in chosen:
+                raise SettingError(setting, raw, f"a list that includes {name}, which {pattern} needs ({why}); "
+                                   "name more endpoints to add them")
