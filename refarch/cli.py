@@ -1,4 +1,4 @@
-"""The `refarch` command: list, synth, demo, deploy."""
+"""The `refarch` command: list, synth, diagram, demo, deploy."""
 
 from __future__ import annotations
 
@@ -64,6 +64,22 @@ def synth(context: ContextOption = None,
     console.print(f"cloud assembly: {outdir}")
     if not all(r.passed for r in result.reports):
         raise typer.Exit(1)
+
+
+@cli.command()
+def diagram(context: ContextOption = None,
+            out: Annotated[Path | None, typer.Option(help="Folder for the pages (default: docs/architecture).")] = None
+            ) -> None:
+    """Write each stack's data-path diagram (Mermaid in Markdown), generated from its template."""
+    from refarch.diagram import DOCS, pages_for, write_pages
+    from refarch.synthesis import synthesize
+
+    with tempfile.TemporaryDirectory(prefix="refarch-diagram-") as outdir:
+        # The placeholder account, as in tests: the pages do not change with who runs this.
+        result = synthesize(parse_context(context), outdir=outdir, environ={}, gates=False)
+        written = write_pages(pages_for(result), out or DOCS)
+    for path in written:
+        console.print(f"wrote {path}")
 
 
 @cli.command()
