@@ -6,7 +6,7 @@ iot_writer_batch for what happens to each record and why.
 
 Environment (set by the CDK construct):
   TABLE_NAME            readings table (device_id S / ts S, TTL attribute expires_at)
-  QUARANTINE_QUEUE_URL  SQS queue for malformed records, with the reason
+  QUARANTINE_QUEUE_URL  SQS queue for malformed and conflicting records, with the reason
   ALERT_TOPIC_ARN       SNS topic for threshold alerts
   ALERT_RULES           JSON list, "[]" for none: [{"metric": "temperature", "op": ">", "value": 80}]
                         (metric: temperature | humidity | battery; op: > >= < <=)
@@ -118,7 +118,8 @@ def _handle(event: dict[str, Any], context: Any, config: WriterConfig) -> dict[s
 
 def _report(result: BatchResult, received: int) -> None:
     counts = {"RecordsReceived": received, "ReadingsWritten": result.written,
-              "DuplicatesSkipped": result.duplicates, "RecordsQuarantined": result.quarantined,
+              "DuplicatesSkipped": result.duplicates, "ReadingsConflicting": result.conflicts,
+              "RecordsQuarantined": result.quarantined,
               "RecordsFailed": len(result.failed_sequence_numbers),
               "AlertsPublished": result.alerts_published}
     for name, value in counts.items():

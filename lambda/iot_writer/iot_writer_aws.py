@@ -24,7 +24,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from iot_writer_batch import Key, Lookup, QuarantineMessage
-from iot_writer_schema import Alert, Reading
+from iot_writer_schema import METRIC_NAMES, Alert, Reading
 
 logger = Logger(service="iot-writer", child=True)
 
@@ -53,6 +53,17 @@ def latest_item(reading: Reading) -> dict[str, dict[str, str]]:
     return item
 
 
+def stored_metrics(item: dict[str, dict[str, str]]) -> dict[str, float]:
+    """The metrics of a stored reading item, in schema order, as Reading.metrics() gives them."""
+    return {name: float(item[name]["N"]) for name in METRIC_NAMES if name in item}
+
+
+# The lookup reads the key, the latest state's reading_ts and the metrics (#m0, #m1, ...).
+_PROJECTED_NAMES = {"#d": "device_id", "#t": "ts", "#r": "reading_ts",
+                    **{f"#m{index}": name for index, name in enumerate(METRIC_NAMES)}}
+_PROJECTION = ", ".join(_PROJECTED_NAMES)
+
+
 def backoff_delay(attempt: int, *, base: float, cap: float, rand: Callable[[], float]) -> float:
     """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt))."""
     return rand() * min(cap, base * 2 ** attempt)
@@ -73,33 +84,36 @@ class DynamoReadingStore:
         self.sleep, self.rand = sleep, rand
 
     def look_up(self, keys: Sequence[Key]) -> Lookup:
-        """Which reading keys exist, and the ts each key's device's latest-state item holds,
-        in one pass of BatchGetItem (100 keys a request, unprocessed keys retried)."""
+        """Which reading keys exist (with the metrics stored, to tell a duplicate from a
+        conflict), and the ts each key's device's latest-state item holds, in one pass of
+        BatchGetItem (100 keys a request, unprocessed keys retried).
+
+        A key is unchecked only if DynamoDB never answered for it: the keys still
+        unprocessed after the last attempt, or still outstanding when a call failed. Keys
+        answered earlier (found or absent) keep their answer, so one device's throttled
+        keys do not fail the other devices' readings."""
         wanted = list(keys) + [(device, LATEST) for device in dict.fromkeys(device for device, _ in keys)]
         found: dict[Key, dict] = {}
         unanswered: set[Key] = set()
         for chunk in chunks(wanted, BATCH_GET_LIMIT):
-            request = {"Keys": [_key(device_id, ts) for device_id, ts in chunk],
-                       "ProjectionExpression": "#d, #t, #r",
-                       "ExpressionAttributeNames": {"#d": "device_id", "#t": "ts", "#r": "reading_ts"}}
+            outstanding = [_key(device_id, ts) for device_id, ts in chunk]
             try:
                 for attempt in range(self.max_attempts):
-                    response = self.client.batch_get_item(RequestItems={self.table_name: request})
+                    response = self.client.batch_get_item(RequestItems={self.table_name: {
+                        "Keys": outstanding, "ProjectionExpression": _PROJECTION,
+                        "ExpressionAttributeNames": _PROJECTED_NAMES}})
                     for item in response.get("Responses", {}).get(self.table_name, []):
                         found[(item["device_id"]["S"], item["ts"]["S"])] = item
-                    request = response.get("UnprocessedKeys", {}).get(self.table_name)
-                    if not request:
+                    outstanding = response.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", [])
+                    if not outstanding:
                         break
                     self._back_off(attempt)
             except AWS_ERRORS as error:
-                _log_error("BatchGetItem", error, len(chunk))
-                unanswered |= set(chunk) - set(found)
-                continue
-            if request:
-                unanswered |= {(k["device_id"]["S"], k["ts"]["S"]) for k in request["Keys"]}
+                _log_error("BatchGetItem", error, len(outstanding))
+            unanswered |= {(k["device_id"]["S"], k["ts"]["S"]) for k in outstanding}
         # Without its device's latest state a reading cannot be processed either.
         blind_devices = {device for device, ts in unanswered if ts == LATEST}
-        return Lookup(existing={key for key in keys if key in found},
+        return Lookup(existing={key: stored_metrics(found[key]) for key in keys if key in found},
                       latest={device: item["reading_ts"]["S"] for (device, ts), item in found.items()
                               if ts == LATEST},
                       unchecked={key for key in keys if key in unanswered or key[0] in blind_devices})

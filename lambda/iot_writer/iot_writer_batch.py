@@ -5,7 +5,10 @@ in tests) do the I/O and report what they could not do instead of raising.
 
 Every record ends as exactly one of:
   written      a new reading, now in the table
-  duplicate    its (device_id, ts) is already stored, or appears earlier in this batch
+  duplicate    its (device_id, ts) is already stored, or appears earlier in this batch,
+               with the same values
+  conflict     its (device_id, ts) is already stored (or earlier in this batch) with
+               DIFFERENT values; see "Conflicts" below
   quarantined  malformed, or sent on another device's topic (see below); sent to the
                quarantine queue with a reason, never retried
   failed       not durably handled (a throttled write, an unpublished alert ...):
@@ -15,6 +18,14 @@ Duplicates: Kinesis delivers at least once and devices re-send, so the key
 (device_id, ts) decides. BatchWriteItem cannot be conditional, so the batch's keys are
 looked up first with BatchGetItem (one extra read per 100 keys) and only unseen keys
 are written. A late reading with an older ts has a different key: it is written.
+
+Conflicts: a device that re-sends a reading for the same ts with other values (a firmware
+bug, a clock that stepped back, a replay of edited data) contradicts what is stored. The
+first stored reading stays (first writer wins: the table, its alerts and the latest state
+never flip between versions); the contradicting record goes to the quarantine queue with
+the reason `conflict:values_differ` and both versions in its detail, and is counted apart
+from duplicates (metric ReadingsConflicting), so an operator can decide which is right.
+Redelivery of a conflicting record is a conflict again (at-least-once, like the quarantine).
 
 Latest state: the same lookup reads each device's latest-state item, and it is
 replaced (in a BatchWriteItem) only when the batch holds a newer reading, so a late
@@ -42,7 +53,9 @@ table has therefore had all its effects; one that is not found is processed agai
 Checkpointing: Lambda restarts a Kinesis batch from the LOWEST reported sequence
 number, so reporting just the failed records is enough. Records after that point that
 did succeed are delivered again and end as duplicates (a malformed one is quarantined
-again: the quarantine is at-least-once too).
+again: the quarantine is at-least-once too). A record is reported only when its own
+step failed (its lookup, alert, latest state or write): one device's throttled lookup
+never fails another device's readings that come before it.
 """
 
 from __future__ import annotations
@@ -55,8 +68,9 @@ from iot_writer_schema import Alert, AlertRule, InvalidRecord, Reading, alerts_f
 
 Key = tuple[str, str]   # (device_id, ts)
 
-WRITTEN, DUPLICATE, FAILED = "written", "duplicate", "failed"
+WRITTEN, DUPLICATE, CONFLICT, FAILED = "written", "duplicate", "conflict", "failed"
 QUARANTINED = "quarantined:"   # + reason code
+CONFLICT_REASON = "conflict:values_differ"   # the quarantine reason of a conflicting reading
 
 
 @dataclass(frozen=True)
@@ -100,7 +114,7 @@ class QuarantineMessage:
 
 @dataclass(frozen=True)
 class Lookup:
-    existing: set[Key]      # reading keys already stored
+    existing: dict[Key, dict[str, float]]   # reading keys already stored -> the metrics stored
     latest: dict[str, str]  # device -> ts of the reading its latest-state item holds
     unchecked: set[Key]     # the store could not say (unprocessed keys, errors)
 
@@ -136,6 +150,10 @@ class BatchResult:
         return self._count(DUPLICATE)
 
     @property
+    def conflicts(self) -> int:
+        return self._count(CONFLICT)
+
+    @property
     def quarantined_by_reason(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for value in self.outcomes.values():
@@ -159,21 +177,16 @@ class BatchResult:
 
 def process_batch(records: Sequence[StreamRecord], store: ReadingStore, quarantine: Quarantine,
                   alerts: AlertPublisher, *, rules: tuple[AlertRule, ...] = ()) -> BatchResult:
+    by_sequence = {record.sequence_number: record for record in records}
     outcome: dict[str, str] = {}
     readings: dict[str, Reading] = {}
-    rejected: list[QuarantineMessage] = []
+    to_quarantine: list[QuarantineMessage] = []
     for record in records:
         try:
             readings[record.sequence_number] = decode_record(record)
         except InvalidRecord as bad:
-            rejected.append(QuarantineMessage(record.sequence_number, record.partition_key,
-                                              bad.reason, bad.detail, record.data, record.shard_id))
-
-    if rejected:
-        not_sent = quarantine.send(rejected)
-        for message in rejected:
-            outcome[message.sequence_number] = (
-                FAILED if message.sequence_number in not_sent else QUARANTINED + message.reason)
+            to_quarantine.append(QuarantineMessage(record.sequence_number, record.partition_key,
+                                                   bad.reason, bad.detail, record.data, record.shard_id))
 
     # The first copy of a key in the batch is the original; later copies follow its fate.
     originals: dict[Key, str] = {}
@@ -184,15 +197,24 @@ def process_batch(records: Sequence[StreamRecord], store: ReadingStore, quaranti
         else:
             originals[reading.key] = seq
 
+    def conflict(seq: str, kept: Mapping[str, float]) -> None:
+        record = by_sequence[seq]
+        detail = f"stored {_values(kept)}; received {_values(readings[seq].metrics())}"
+        to_quarantine.append(QuarantineMessage(seq, record.partition_key, CONFLICT_REASON, detail,
+                                               record.data, record.shard_id))
+
     pending: dict[Key, str] = {}   # new readings not yet failed: key -> sequence number
-    lookup = Lookup(set(), {}, set())
+    lookup = Lookup({}, {}, set())
     if originals:
         lookup = store.look_up(list(originals))
         for key, seq in originals.items():
-            if key in lookup.existing:
-                outcome[seq] = DUPLICATE
-            elif key in lookup.unchecked:
+            if key in lookup.unchecked:
                 outcome[seq] = FAILED
+            elif key in lookup.existing:
+                if readings[seq].metrics() == lookup.existing[key]:
+                    outcome[seq] = DUPLICATE
+                else:
+                    conflict(seq, lookup.existing[key])
             else:
                 pending[key] = seq
 
@@ -209,9 +231,29 @@ def process_batch(records: Sequence[StreamRecord], store: ReadingStore, quaranti
             outcome[seq] = FAILED if key in unwritten else WRITTEN
 
     for seq, key in copies.items():
-        outcome[seq] = FAILED if outcome[originals[key]] == FAILED else DUPLICATE
+        original = originals[key]
+        if outcome.get(original) == FAILED:
+            outcome[seq] = FAILED     # redelivered with its original, decided then
+            continue
+        # What the table holds for the key: the stored reading, or the original just written.
+        kept = lookup.existing[key] if key in lookup.existing else readings[original].metrics()
+        if readings[seq].metrics() == kept:
+            outcome[seq] = DUPLICATE
+        else:
+            conflict(seq, kept)
+
+    if to_quarantine:
+        not_sent = quarantine.send(to_quarantine)
+        for message in to_quarantine:
+            outcome[message.sequence_number] = (
+                FAILED if message.sequence_number in not_sent
+                else CONFLICT if message.reason == CONFLICT_REASON else QUARANTINED + message.reason)
 
     return BatchResult({r.sequence_number: outcome[r.sequence_number] for r in records}, published)
+
+
+def _values(metrics: Mapping[str, float]) -> str:
+    return " ".join(f"{name}={value!r}" for name, value in metrics.items()) or "no metrics"
 
 
 def _publish_alerts(pending: dict[Key, str], readings: dict[str, Reading], publisher: AlertPublisher,

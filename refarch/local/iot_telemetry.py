@@ -1,7 +1,8 @@
 """IotTelemetry, run locally: devices -> Kinesis -> the real writer Lambda -> DynamoDB / SQS / SNS.
 
-`run_iot_telemetry` generates seeded telemetry (with re-sent duplicates, late readings,
-malformed messages, readings sent in another device's name and threshold breaches),
+`run_iot_telemetry` generates seeded telemetry (with re-sent duplicates, re-sent readings
+whose values differ (conflicts), late readings, malformed messages, readings sent in another
+device's name and threshold breaches),
 puts it into a moto Kinesis stream, reads it back shard by shard the way the event
 source mapping does, and calls the real handler (lambda/iot_writer) with real Kinesis
 event shapes. IoT Core itself is not emulated: the generator plays the topic rule, using
@@ -11,6 +12,8 @@ Where the report's numbers come from, so that they check each other:
   sent                      the driver's successful PutRecords
   written, duplicates       the writer's own CloudWatch metrics (EMF lines it prints)
   quarantined by reason     the quarantine queue, one message per record
+  conflicts                 the quarantine queue's conflict:values_differ messages, checked
+                            against the writer's ReadingsConflicting metric
   failed                    records still reported as batch item failures after the
                             redeliveries (they would go to the on-failure destination)
   alerts, table items       the SNS subscription queue and a scan of the table
@@ -42,10 +45,12 @@ MAX_REDELIVERIES = 3      # the event source mapping's retry_attempts
 PUT_RECORDS_LIMIT = 500   # records per PutRecords call (our records are far below its 5 MiB)
 START_MS = 1_714_521_600_000   # 2024-05-01T00:00:00Z: fixed, so a seeded run is reproducible
 
-# Rates of the generator's other injections (duplicate and malformed rates are arguments).
+# Rates of the generator's other injections (duplicate, conflict and malformed rates are arguments).
 LATE_RATE = 0.03          # a reading held back and sent after newer ones of its device
 HOT_RATE = 0.03           # temperature above 80 (one alert)
 LOW_BATTERY_RATE = 0.03   # battery below 10 (one alert)
+# The quarantine reason the writer gives a conflicting reading.
+CONFLICT_REASON = load_lambda_module("iot_writer", "iot_writer_batch").CONFLICT_REASON
 
 
 # --- sample data ---------------------------------------------------------------------
@@ -73,6 +78,7 @@ class Injected:
     """What the generator put into the stream, by kind: the truth a run is compared with."""
     readings: int                        # distinct valid readings (one table item each)
     duplicates: int                      # byte-identical re-sends of a reading
+    conflicts: int                       # re-sends of a reading's key with another value
     malformed_by_reason: dict[str, int]
     late_readings: int                   # readings sent after newer ones of the same device
     alerts: int                          # rule breaches among the distinct readings
@@ -80,7 +86,7 @@ class Injected:
 
     @property
     def records(self) -> int:
-        return self.readings + self.duplicates + sum(self.malformed_by_reason.values())
+        return self.readings + self.duplicates + self.conflicts + sum(self.malformed_by_reason.values())
 
 
 @dataclass(frozen=True)
@@ -91,12 +97,14 @@ class Telemetry:
 
 def generate_telemetry(devices: int, readings_per_device: int, *, seed: int = 7,
                        duplicate_rate: float = 0.05, malformed_rate: float = 0.02,
-                       rules: Sequence[Rule] = ()) -> Telemetry:
+                       conflict_rate: float = 0.02, rules: Sequence[Rule] = ()) -> Telemetry:
+    """`conflict_rate`: re-sends of a reading's device and ts with another humidity."""
     rng = random.Random(seed)
+    conflict_rng = random.Random(f"{seed}:conflicts")   # its own stream: the other draws stay as they were
     regular: list[tuple[str, bytes]] = []
     held_back: list[tuple[str, bytes]] = []   # late readings, sent after all regular ones
     replays: list[tuple[str, bytes]] = []     # duplicates re-sent at the end (a reconnect)
-    duplicates, late, alerts = 0, 0, 0
+    duplicates, conflicts, late, alerts = 0, 0, 0, 0
     malformed: Counter[str] = Counter()
     names = [f"sensor-{n:04d}" for n in range(devices)]
     # Whose name a device sends in, when it does: the next device's (a lone device's: the
@@ -116,11 +124,16 @@ def generate_telemetry(devices: int, readings_per_device: int, *, seed: int = 7,
             if rng.random() < duplicate_rate:
                 (regular if rng.random() < 0.5 else replays).append(record)
                 duplicates += 1
+            if conflict_rng.random() < conflict_rate:   # sent last, after the reading itself is stored
+                # Humidity only: the alert rules (temperature, battery) judge both versions alike.
+                humidity = document["humidity"] + (0.5 if document["humidity"] < 99 else -0.5)
+                replays.append((name, _json(document | {"humidity": humidity})))
+                conflicts += 1
             if rng.random() < malformed_rate:
                 reason = rng.choice(sorted(MALFORMED))
                 regular.append((name, MALFORMED[reason](document, others[name])))
                 malformed[reason] += 1
-    injected = Injected(devices * readings_per_device, duplicates, dict(sorted(malformed.items())),
+    injected = Injected(devices * readings_per_device, duplicates, conflicts, dict(sorted(malformed.items())),
                         late, alerts, devices)
     return Telemetry(regular + held_back + replays, injected)
 
@@ -163,6 +176,7 @@ class IotRunReport:
     sent: int
     written: int
     duplicates_skipped: int
+    conflicts: int                  # same device and ts as a stored reading, other values: quarantined
     quarantined_by_reason: dict[str, int]
     alerts_published: int
     failed: int
@@ -170,6 +184,7 @@ class IotRunReport:
     latest_state_items: int
     stale_latest_states: int        # latest-state items not matching the newest stored reading
     writer_quarantined: int         # what the writer says it quarantined (cross-check)
+    writer_conflicts: int           # what the writer says conflicted (cross-check)
     writer_alerts: int              # what the writer says it published (cross-check)
     invocations: int
     redeliveries: int
@@ -186,16 +201,20 @@ class IotRunReport:
 
     def problems(self) -> list[str]:
         found = []
-        accounted = self.written + self.duplicates_skipped + self.quarantined + self.failed
+        accounted = self.written + self.duplicates_skipped + self.conflicts + self.quarantined + self.failed
         if self.sent != accounted:
             found.append(f"sent {self.sent} != written {self.written} + duplicates {self.duplicates_skipped}"
-                         f" + quarantined {self.quarantined} + failed {self.failed} = {accounted}")
+                         f" + conflicts {self.conflicts} + quarantined {self.quarantined}"
+                         f" + failed {self.failed} = {accounted}")
         if self.items_in_table != self.written + self.latest_state_items:
             found.append(f"items in table {self.items_in_table} != written {self.written}"
                          f" + latest-state items {self.latest_state_items}")
         if self.writer_quarantined != self.quarantined:
             found.append(f"writer quarantined {self.writer_quarantined}"
                          f" but the queue holds {self.quarantined}")
+        if self.writer_conflicts != self.conflicts:
+            found.append(f"writer counted {self.writer_conflicts} conflicts"
+                         f" but the queue holds {self.conflicts}")
         if self.writer_alerts != self.alerts_published:
             found.append(f"writer published {self.writer_alerts} alerts"
                          f" but the subscription received {self.alerts_published}")
@@ -212,6 +231,7 @@ class IotRunReport:
             ("records sent to Kinesis", str(self.sent)),
             ("readings written", str(self.written)),
             ("duplicates skipped", str(self.duplicates_skipped)),
+            ("conflicts (other values, quarantined)", str(self.conflicts)),
             ("quarantined", f"{self.quarantined}" + (f" ({reasons})" if reasons else "")),
             ("failed (to the on-failure destination)", str(self.failed)),
             ("alerts published", str(self.alerts_published)),
@@ -229,7 +249,7 @@ class IotRunReport:
 
 def run_iot_telemetry(devices: int = 50, readings_per_device: int = 20, *, seed: int = 7,
                       duplicate_rate: float = 0.05, malformed_rate: float = 0.02,
-                      batch_size: int = 100, shards: int = 2,
+                      conflict_rate: float = 0.02, batch_size: int = 100, shards: int = 2,
                       alert_rules: Sequence[Rule] | None = None) -> IotRunReport:
     """Drive the pattern's data path under moto; `alert_rules` default to the setting's."""
     if alert_rules is None:
@@ -237,12 +257,14 @@ def run_iot_telemetry(devices: int = 50, readings_per_device: int = 20, *, seed:
         alert_rules = IotSettings().alert_rules
     limits = {"devices": (devices, 1, 100_000), "readings_per_device": (readings_per_device, 1, 10_000),
               "batch_size": (batch_size, 1, 10_000), "shards": (shards, 1, 50),
-              "duplicate_rate": (duplicate_rate, 0, 1), "malformed_rate": (malformed_rate, 0, 1)}
+              "duplicate_rate": (duplicate_rate, 0, 1), "malformed_rate": (malformed_rate, 0, 1),
+              "conflict_rate": (conflict_rate, 0, 1)}
     for name, (value, low, high) in limits.items():
         if not low <= value <= high:
             raise ValueError(f"{name}={value}: allowed {low} to {high}")
     telemetry = generate_telemetry(devices, readings_per_device, seed=seed, rules=alert_rules,
-                                   duplicate_rate=duplicate_rate, malformed_rate=malformed_rate)
+                                   duplicate_rate=duplicate_rate, malformed_rate=malformed_rate,
+                                   conflict_rate=conflict_rate)
     try:   # the emulator and the handler's runtime library are development extras
         import aws_lambda_powertools  # noqa: F401
         import boto3
@@ -267,9 +289,11 @@ def run_iot_telemetry(devices: int = 50, readings_per_device: int = 20, *, seed:
     for item in items:
         if item["ts"]["S"] != LATEST:
             newest[item["device_id"]["S"]] = max(newest.get(item["device_id"]["S"], ""), item["ts"]["S"])
+    reasons = Counter(mapping.quarantined.values())
+    conflicts = reasons.pop(CONFLICT_REASON, 0)
     return IotRunReport(
-        sent=sent, written=mapping.written, duplicates_skipped=mapping.duplicates,
-        quarantined_by_reason=dict(sorted(Counter(mapping.quarantined.values()).items())),
+        sent=sent, written=mapping.written, duplicates_skipped=mapping.duplicates, conflicts=conflicts,
+        quarantined_by_reason=dict(sorted(reasons.items())), writer_conflicts=mapping.writer_conflicts,
         alerts_published=alerts, failed=len(mapping.failed), items_in_table=len(items),
         latest_state_items=len(latest),
         stale_latest_states=sum(1 for device, ts in newest.items() if latest.get(device) != ts),
@@ -391,7 +415,7 @@ class EventSourceMapping:
 
     def __init__(self, aws: Any) -> None:
         self.aws = aws
-        self.written = self.duplicates = self.writer_quarantined = self.writer_alerts = 0
+        self.written = self.duplicates = self.writer_quarantined = self.writer_conflicts = self.writer_alerts = 0
         self.quarantined: dict[tuple[str, str], str] = {}   # (shard, sequence) -> reason, from the queue
         self.failed: set[tuple[str, str]] = set()
         self.invocations = self.redeliveries = 0
@@ -404,11 +428,15 @@ class EventSourceMapping:
             replays = [r["SequenceNumber"] for r in pending
                        if r["SequenceNumber"] in settled and r["SequenceNumber"] not in failures]
             quarantined_before = {seq for seq in replays if (shard_id, seq) in self.quarantined}
+            conflicts_before = {seq for seq in quarantined_before
+                                if self.quarantined[(shard_id, seq)] == CONFLICT_REASON}
             for message in self.aws.drain(self.aws.quarantine_url):
                 self.quarantined[(message["shard_id"], message["sequence_number"])] = message["reason"]
             self.written += metrics.get("ReadingsWritten", 0)
             self.duplicates += metrics.get("DuplicatesSkipped", 0) - (len(replays) - len(quarantined_before))
-            self.writer_quarantined += metrics.get("RecordsQuarantined", 0) - len(quarantined_before)
+            self.writer_quarantined += (metrics.get("RecordsQuarantined", 0)
+                                        - (len(quarantined_before) - len(conflicts_before)))
+            self.writer_conflicts += metrics.get("ReadingsConflicting", 0) - len(conflicts_before)
             self.writer_alerts += metrics.get("AlertsPublished", 0)
             settled |= {r["SequenceNumber"] for r in pending} - failures
             if not failures:

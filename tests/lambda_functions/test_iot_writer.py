@@ -317,6 +317,71 @@ def test_unprocessed_keys_of_the_duplicate_check_are_retried(aws):
     assert (client.calls, again.duplicates, again.failed_sequence_numbers) == (2, 2, [])
 
 
+class OneDeviceThrottled:
+    """BatchGetItem answers every key but `device`'s, which come back unprocessed; the
+    retry for them is throttled (ProvisionedThroughputExceededException) every time."""
+
+    def __init__(self, client, device: str) -> None:
+        self.client, self.device, self.calls = client, device, 0
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def batch_get_item(self, RequestItems):
+        from botocore.exceptions import ClientError
+
+        self.calls += 1
+        if self.calls > 1:
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException",
+                                         "Message": "Rate of requests exceeds the allowed throughput"}},
+                              "BatchGetItem")
+        [(table, request)] = RequestItems.items()
+        held = [k for k in request["Keys"] if k["device_id"]["S"] == self.device]
+        answered = [k for k in request["Keys"] if k["device_id"]["S"] != self.device]
+        response = self.client.batch_get_item(RequestItems={table: {**request, "Keys": answered}})
+        response["UnprocessedKeys"] = {table: {**request, "Keys": held}}
+        return response
+
+
+def test_a_throttled_lookup_for_one_device_fails_only_that_devices_readings(aws):
+    aws.process(stream_records(kinesis_event(reading("sensor-1", 0))))     # a stored one: a duplicate below
+    records = stream_records(kinesis_event(
+        reading("sensor-1", 0), reading("sensor-1", 60), reading("sensor-3", 0),
+        reading("sensor-2", 0), reading("sensor-1", 120), reading("sensor-2", 60), reading("sensor-3", 60),
+        first_sequence=10))
+    client = OneDeviceThrottled(aws.dynamodb, "sensor-2")
+
+    result = aws.process(records, aws.store(client, sleep=lambda _: None))
+
+    sensor_2 = [r.sequence_number for r in records if r.partition_key == "sensor-2"]
+    assert result.failed_sequence_numbers == sensor_2     # not the batch: only the unanswered device
+    first_failure = [r.sequence_number for r in records].index(sensor_2[0])
+    assert all(result.outcomes[r.sequence_number] != "failed" for r in records[:first_failure])
+    assert [result.outcomes[r.sequence_number] for r in records] == [
+        "duplicate", "written", "written", "failed", "written", "failed", "written"]
+    assert {(i["device_id"]["S"], i["ts"]["S"]) for i in aws.items()} == {
+        ("sensor-1", iso(0)), ("sensor-1", iso(60)), ("sensor-1", iso(120)), ("sensor-1", "LATEST"),
+        ("sensor-3", iso(0)), ("sensor-3", iso(60)), ("sensor-3", "LATEST")}
+    assert client.calls == 2
+
+
+def test_a_resent_reading_with_other_values_is_quarantined_as_a_conflict_with_both_versions(aws):
+    writer.handler(kinesis_event(reading("sensor-1", 0, temperature=21.5)), LambdaContext())
+    event = kinesis_event(reading("sensor-1", 0, temperature=24.0), first_sequence=1)
+
+    response = writer.handler(event, LambdaContext())
+
+    assert response == {"batchItemFailures": []}
+    [message] = aws.messages(aws.quarantine_url)
+    body = json.loads(message["Body"])
+    assert (body["reason"], body["partition_key"], body["sequence_number"], body["data"]) == (
+        "conflict:values_differ", "sensor-1", event["Records"][0]["kinesis"]["sequenceNumber"],
+        event["Records"][0]["kinesis"]["data"])
+    assert body["detail"] == "stored temperature=21.5 humidity=40.0; received temperature=24.0 humidity=40.0"
+    assert message["MessageAttributes"]["reason"]["StringValue"] == "conflict:values_differ"
+    assert aws.item("sensor-1", iso(0)) == expected_item("sensor-1", 0, 21.5, 40)   # the first stays
+
+
 def test_a_threshold_breach_publishes_one_alert_and_its_redelivery_publishes_none(aws):
     event = kinesis_event(reading("sensor-1", 0, temperature=92.5), reading("sensor-1", 60))
 

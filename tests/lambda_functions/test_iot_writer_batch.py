@@ -27,7 +27,8 @@ class MemoryStore:
         self.latest_writes: list = []
 
     def look_up(self, keys):
-        return batch.Lookup(existing={k for k in keys if k in self.items and k[0] not in self.unchecked},
+        return batch.Lookup(existing={k: self.items[k].metrics() for k in keys
+                                      if k in self.items and k[0] not in self.unchecked},
                             latest={d: r.ts for d, r in self.latest.items()},
                             unchecked={k for k in keys if k[0] in self.unchecked})
 
@@ -219,6 +220,47 @@ def test_unwritten_readings_are_failures_and_their_in_batch_copies_too():
     assert list(result.outcomes.values()) == ["failed", "written", "failed", "duplicate"]
 
 
+# --- conflicts: the same device and time, other values --------------------------------
+
+def test_a_resent_reading_with_other_values_is_a_conflict_kept_in_the_quarantine_not_a_duplicate():
+    store, queue = MemoryStore(), MemoryQueue()
+    run(records(reading("a", 0, temperature=21.0)), store)
+    recs = records(reading("a", 0, temperature=23.5), reading("a", 0, temperature=21.0))
+
+    result = run(recs, store, queue)
+
+    assert list(result.outcomes.values()) == ["conflict", "duplicate"]
+    assert (result.conflicts, result.duplicates, result.quarantined) == (1, 1, 0)   # counted apart
+    assert result.response() == {"batchItemFailures": []}       # kept, not retried forever
+    [message] = queue.messages
+    assert (message.sequence_number, message.reason, message.data) == (
+        recs[0].sequence_number, "conflict:values_differ", recs[0].data)
+    assert message.detail == ("stored temperature=21.0 humidity=40.0; "
+                              "received temperature=23.5 humidity=40.0")
+    assert store.items[("a", "2024-05-01T12:00:00.000Z")].temperature == 21.0   # first writer wins
+
+
+def test_a_copy_in_the_same_batch_with_other_values_conflicts_with_the_reading_just_written():
+    store, queue = MemoryStore(), MemoryQueue()
+    recs = records(reading("a", 0, temperature=21.0), reading("a", 0, temperature=21.0),
+                   reading("a", 0) | {"battery": 55})
+
+    result = run(recs, store, queue)
+
+    assert list(result.outcomes.values()) == ["written", "duplicate", "conflict"]
+    [message] = queue.messages
+    assert message.detail == ("stored temperature=21.0 humidity=40.0; "
+                              "received temperature=21.0 humidity=40.0 battery=55.0")
+
+
+def test_a_conflict_that_cannot_be_quarantined_is_a_batch_item_failure():
+    store = MemoryStore()
+    run(records(reading("a", 0, temperature=21.0)), store)
+    recs = records(reading("a", 0, temperature=30.0))
+    result = run(recs, store, MemoryQueue(failing=True))
+    assert result.failed_sequence_numbers == [recs[0].sequence_number]
+
+
 # --- property: every record is accounted for exactly once ----------------------------
 
 DEVICES = ["d1", "d2", "d3"]
@@ -249,7 +291,7 @@ failing = st.sets(st.sampled_from(DEVICES))
 @given(data=st.lists(record_data, max_size=30), preexisting=st.lists(valid_looking, max_size=5),
        unchecked=failing, unwritable=failing, latest_failing=failing, alert_failing=failing,
        quarantine_down=st.booleans())
-def test_every_record_is_written_duplicate_quarantined_or_failed_exactly_once(
+def test_every_record_is_written_duplicate_conflict_quarantined_or_failed_exactly_once(
         data, preexisting, unchecked, unwritable, latest_failing, alert_failing, quarantine_down):
     store = MemoryStore()
     run([batch.StreamRecord(f"p{i}", key, d) for i, (key, d) in enumerate(preexisting)], store)
@@ -261,11 +303,17 @@ def test_every_record_is_written_duplicate_quarantined_or_failed_exactly_once(
     result = run(recs, store, queue, topic)
 
     assert list(result.outcomes) == [r.sequence_number for r in recs]
-    assert (result.written + result.duplicates + result.quarantined
+    assert (result.written + result.duplicates + result.conflicts + result.quarantined
             + len(result.failed_sequence_numbers)) == len(recs)
     assert len(store.items) - len(before) == result.written
     assert sorted(m.sequence_number for m in queue.messages) == sorted(
-        seq for seq, outcome in result.outcomes.items() if outcome.startswith("quarantined:"))
+        seq for seq, outcome in result.outcomes.items() if outcome.startswith("quarantined:") or outcome == "conflict")
+    # A conflict is a reading whose key is stored with other values; a duplicate has the same ones.
+    for seq, outcome in result.outcomes.items():
+        reading = decoded(next(r for r in recs if r.sequence_number == seq))
+        if outcome in ("duplicate", "conflict"):
+            same = store.items[reading.key].metrics() == reading.metrics()
+            assert same == (outcome == "duplicate"), (seq, outcome)
     assert result.alerts_published == len(topic.published)
 
     # Nothing is lost: once the adapters recover, Lambda's redelivery from the lowest

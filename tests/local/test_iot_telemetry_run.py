@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections import Counter
 
 import pytest
 
 from refarch.config import IotSettings
+from refarch.lambda_code import load_lambda_module
 from refarch.local.iot_telemetry import (
     EventSourceMapping, IotRunReport, ReportMismatch, Telemetry, emf_metric_totals, generate_telemetry,
     run_iot_telemetry,
@@ -15,18 +17,18 @@ from refarch.local.iot_telemetry import (
 
 RULES = IotSettings().alert_rules  # temperature > 80, battery < 10
 
-# A small run that injects every kind of record: duplicates, late readings, alerts and
+# A small run that injects every kind of record: duplicates, conflicts, late readings, alerts and
 # six kinds of malformed message, among them readings sent in another device's name
 # (the generator reports what it injected).
 SMALL = {"devices": 5, "readings_per_device": 10, "seed": 29, "duplicate_rate": 0.1,
-         "malformed_rate": 0.1, "batch_size": 7, "shards": 2}
+         "malformed_rate": 0.1, "conflict_rate": 0.1, "batch_size": 7, "shards": 2}
 MISMATCH = "schema:device_id_mismatch"
 
 
 def small_telemetry() -> Telemetry:
     return generate_telemetry(SMALL["devices"], SMALL["readings_per_device"], seed=SMALL["seed"],
                               duplicate_rate=SMALL["duplicate_rate"], malformed_rate=SMALL["malformed_rate"],
-                              rules=RULES)
+                              conflict_rate=SMALL["conflict_rate"], rules=RULES)
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +40,7 @@ def test_the_small_run_injects_every_kind_of_record():
     injected = small_telemetry().injected
     assert (injected.readings, injected.devices) == (50, 5)
     assert injected.duplicates > 0 and injected.late_readings > 0 and injected.alerts > 0
+    assert injected.conflicts > 0
     assert len(injected.malformed_by_reason) >= 4
     assert injected.malformed_by_reason[MISMATCH] > 0
 
@@ -47,6 +50,7 @@ def test_a_seeded_run_accounts_for_exactly_what_the_generator_injected(small_run
     assert small_run.sent == injected.records
     assert small_run.written == injected.readings == 50
     assert small_run.duplicates_skipped == injected.duplicates
+    assert small_run.conflicts == small_run.writer_conflicts == injected.conflicts
     assert small_run.quarantined_by_reason == injected.malformed_by_reason
     assert small_run.alerts_published == injected.alerts
     assert small_run.failed == 0
@@ -62,6 +66,21 @@ def test_duplicates_are_byte_identical_resends_of_a_reading():
     telemetry = small_telemetry()
     resent = sum(count - 1 for count in Counter(telemetry.records).values())
     assert resent == telemetry.injected.duplicates
+
+
+def test_conflicts_are_resends_of_a_readings_device_and_time_with_other_values():
+    schema = load_lambda_module("iot_writer", "iot_writer_schema")
+    telemetry = small_telemetry()
+    versions: dict[tuple, set] = {}
+    for key, data in set(telemetry.records):
+        try:
+            reading = schema.decode_reading(base64.b64encode(data).decode())
+        except schema.InvalidRecord:
+            continue
+        if reading.device_id == key:     # what the writer would store or compare
+            versions.setdefault(reading.key, set()).add(tuple(reading.metrics().items()))
+    assert telemetry.injected.conflicts > 0
+    assert sum(len(values) - 1 for values in versions.values()) == telemetry.injected.conflicts
 
 
 def sent_in_another_name(telemetry: Telemetry) -> list[tuple[str, str]]:
@@ -94,7 +113,8 @@ def test_the_summary_prints_one_line_per_count(small_run):
 
 
 def report(**changes) -> IotRunReport:
-    counts = {"sent": 10, "written": 6, "duplicates_skipped": 2, "quarantined_by_reason": {"invalid_json": 1},
+    counts = {"sent": 11, "written": 6, "duplicates_skipped": 2, "conflicts": 1, "writer_conflicts": 1,
+              "quarantined_by_reason": {"invalid_json": 1},
               "alerts_published": 1, "failed": 1, "items_in_table": 8, "latest_state_items": 2,
               "stale_latest_states": 0, "writer_quarantined": 1, "writer_alerts": 1,
               "invocations": 1, "redeliveries": 0}
@@ -106,7 +126,8 @@ def test_a_report_whose_counts_add_up_is_accepted():
 
 
 @pytest.mark.parametrize("changes, message", [
-    ({"sent": 11}, "sent 11 != written 6 + duplicates 2 + quarantined 1 + failed 1 = 10"),
+    ({"sent": 12}, "sent 12 != written 6 + duplicates 2 + conflicts 1 + quarantined 1 + failed 1 = 11"),
+    ({"writer_conflicts": 0}, "writer counted 0 conflicts but the queue holds 1"),
     ({"items_in_table": 9}, "items in table 9 != written 6 + latest-state items 2"),
     ({"writer_quarantined": 2}, "writer quarantined 2 but the queue holds 1"),
     ({"alerts_published": 0}, "writer published 1 alerts but the subscription received 0"),
