@@ -10,6 +10,12 @@ NODE_DEPS := node_modules/.deps-installed
 # would otherwise fight the project's (tools/checkov-requirements.txt).
 CHECKOV_VENV := .checkov
 CHECKOV := $(CHECKOV_VENV)/.deps-installed
+# LocalStack for the deploy tests: its own venv, and the interpreter the Lambda functions run
+# with there (python3.13 + the AWS SDK, as the managed runtime has), both on Python 3.13.
+LOCALSTACK_HOME := .localstack
+LOCALSTACK := $(LOCALSTACK_HOME)/.deps-installed
+LOCALSTACK_FILES := tests/localstack/requirements.txt tests/localstack/lambda-runtime-requirements.txt \
+	tests/localstack/plugins/pyproject.toml
 
 # The venv's Node and the pinned CDK CLI come before anything on the system PATH:
 # the system Node 20 is end-of-life and makes aws-cdk-lib print a banner.
@@ -20,12 +26,12 @@ CONTEXT ?=
 STACKS ?=
 CONTEXT_ARGS := $(foreach pair,$(CONTEXT),-c $(pair))
 
-.PHONY: demo test synth bootstrap deploy deploy-localstack bench clean deps flink-deps checkov
+.PHONY: demo test synth bootstrap deploy deploy-localstack bench clean deps flink-deps checkov localstack
 
 demo: $(PY_DEPS) $(CHECKOV)
 	$(BIN)/refarch demo $(CONTEXT_ARGS)
 
-test: $(PY_DEPS) $(NODE_DEPS) $(CHECKOV)
+test: $(PY_DEPS) $(NODE_DEPS) $(CHECKOV) $(LOCALSTACK)
 	$(BIN)/python -m pytest
 
 synth: $(PY_DEPS) $(CHECKOV)
@@ -37,8 +43,9 @@ bootstrap: $(PY_DEPS) $(NODE_DEPS)
 deploy: $(PY_DEPS) $(NODE_DEPS)
 	$(BIN)/refarch deploy $(STACKS) $(CONTEXT_ARGS)
 
+# Against a running LocalStack (LOCALSTACK_ENDPOINT, default http://localhost:4566).
 deploy-localstack: $(PY_DEPS) $(NODE_DEPS)
-	$(BIN)/refarch deploy --localstack $(STACKS) $(CONTEXT_ARGS)
+	$(BIN)/refarch deploy --localstack $(if $(LOCALSTACK_ENDPOINT),--endpoint $(LOCALSTACK_ENDPOINT)) $(STACKS) $(CONTEXT_ARGS)
 
 # The Flink Kinesis SQL connector jar (Maven only): needed to deploy StreamingSqlAnalytics,
 # not to synthesize or test it. Verified against jobs/flink/connector.lock.
@@ -58,6 +65,19 @@ $(PY_DEPS): pyproject.toml
 	$(BIN)/python -m pip install --quiet --quiet -e '.[dev]'
 	touch $@
 
+localstack: $(LOCALSTACK)
+
+$(LOCALSTACK): $(LOCALSTACK_FILES)
+	@python313=$$(tests/localstack/find_python.sh $(PYTHON)) || exit 1; \
+	set -e; rm -rf $(LOCALSTACK_HOME)/venv $(LOCALSTACK_HOME)/lambda-python3.13; \
+	$$python313 -m venv $(LOCALSTACK_HOME)/venv; \
+	$(LOCALSTACK_HOME)/venv/bin/python -m pip install --quiet --quiet --upgrade pip; \
+	$(LOCALSTACK_HOME)/venv/bin/python -m pip install --quiet --quiet -r tests/localstack/requirements.txt; \
+	$(LOCALSTACK_HOME)/venv/bin/python -m pip install --quiet --quiet -e tests/localstack/plugins; \
+	$$python313 -m venv $(LOCALSTACK_HOME)/lambda-python3.13; \
+	$(LOCALSTACK_HOME)/lambda-python3.13/bin/python -m pip install --quiet --quiet -r tests/localstack/lambda-runtime-requirements.txt
+	touch $@
+
 checkov: $(CHECKOV)
 
 $(CHECKOV): tools/checkov-requirements.txt
@@ -71,5 +91,5 @@ $(NODE_DEPS): package.json package-lock.json | $(PY_DEPS)
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) node_modules cdk.out .pytest_cache .hypothesis *.egg-info
+	rm -rf $(VENV) $(CHECKOV_VENV) $(LOCALSTACK_HOME) node_modules cdk.out .pytest_cache .hypothesis *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -78,3 +78,8 @@ REQUIRES = {"RedshiftWarehouse": ("BatchDataLake",)}
 
 PATTERN_NAMES: tuple[str, ...] = tuple(p.name for p in PATTERNS)
 BASELINE = "SecurityBaseline"
+
+
+def stack_name(stage: str, pattern: str) -> str:
+    """The CloudFormation name of a pattern's stack in a stage (two stages coexist in an account)."""
+    return f"refarch-{stage}-{pattern}"

@@ -17,7 +17,8 @@ Event (anything else in it, such as EventBridge's scheduled-event fields, is ign
 Environment (set by the CDK construct):
   CLUSTER_ID         the Redshift cluster identifier
   DATABASE           the database to run in
-  SECRET_ARN         Secrets Manager secret with the database user's credentials
+  DB_USER            the database user the statements run as, with temporary credentials that the
+                     Data API gets for it (redshift:GetClusterCredentials): no stored password
   CURATED_BUCKET     placeholder ${CURATED_BUCKET}: the lake's curated bucket
   COPY_ROLE_ARN      placeholder ${COPY_ROLE_ARN}: the role COPY reads the lake with
   SPECTRUM_ROLE_ARN  placeholder ${SPECTRUM_ROLE_ARN}: the role Spectrum reads the catalog and lake with
@@ -31,6 +32,7 @@ Any failure raises, so the invocation fails and the stack's alarm on Lambda erro
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from functools import lru_cache
@@ -47,6 +49,7 @@ from redshift_loader_sql import SqlFileError, load_statements, select_statements
 SERVICE = "redshift-loader"
 logger = Logger(service=SERVICE)
 
+DB_USER_NAME = re.compile(r"[a-z_][a-z0-9_$]{0,126}")
 SQL_FOLDER = Path(__file__).resolve().parent / "sql"
 PLACEHOLDER_VARIABLES = ("CURATED_BUCKET", "COPY_ROLE_ARN", "SPECTRUM_ROLE_ARN", "LAKE_DATABASE")
 # Time kept back from the Lambda's remaining time to cancel a running statement or batch and report.
@@ -71,10 +74,11 @@ def load_target(environ: Mapping[str, str]) -> Target:
 
     cluster_id = required("CLUSTER_ID", "the Redshift cluster identifier")
     database = required("DATABASE", "the database name")
-    secret_arn = required("SECRET_ARN", "the ARN of the Secrets Manager secret with the database credentials")
-    if not (secret_arn.startswith("arn:") and ":secretsmanager:" in secret_arn):
-        raise ConfigError(f"SECRET_ARN={secret_arn!r}: expected a Secrets Manager ARN (arn:aws:secretsmanager:...)")
-    return Target(cluster_id=cluster_id, database=database, secret_arn=secret_arn)
+    db_user = required("DB_USER", "the database user to run the statements as")
+    if not DB_USER_NAME.fullmatch(db_user):
+        raise ConfigError(f"DB_USER={db_user!r}: expected a Redshift user name (lower-case letters, "
+                          "digits, _ or $, starting with a letter or _, at most 127 characters)")
+    return Target(cluster_id=cluster_id, database=database, db_user=db_user)
 
 
 def placeholder_values(environ: Mapping[str, str]) -> dict[str, str]:

@@ -58,10 +58,11 @@ class LoadTimeout(LoadError, TimeoutError):
 
 @dataclass(frozen=True)
 class Target:
-    """Where the statements run: a provisioned cluster, authenticated with a Secrets Manager secret."""
+    """Where the statements run: a provisioned cluster, as a database user whose temporary
+    credentials the Data API gets for each call (GetClusterCredentials)."""
     cluster_id: str
     database: str
-    secret_arn: str
+    db_user: str
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ def run_statement(client, target: Target, statement: Statement, *, timing: Timin
     `aftermath` is appended to a failure or timeout: what the run had committed and left undone."""
     _require_time(timing, statement.name, aftermath)
     response = client.execute_statement(
-        ClusterIdentifier=target.cluster_id, Database=target.database, SecretArn=target.secret_arn,
+        ClusterIdentifier=target.cluster_id, Database=target.database, DbUser=target.db_user,
         Sql=statement.sql, StatementName=f"{STATEMENT_NAME}:{statement.name}")
     statement_id = response["Id"]
     _log(log, "info", "statement submitted", phase=statement.phase, statement=statement.name,
@@ -167,7 +168,7 @@ def run_batch(client, target: Target, statements: Sequence[Statement], *, timing
     names = [statement.name for statement in statements]
     _require_time(timing, ", ".join(names), aftermath)
     response = client.batch_execute_statement(
-        ClusterIdentifier=target.cluster_id, Database=target.database, SecretArn=target.secret_arn,
+        ClusterIdentifier=target.cluster_id, Database=target.database, DbUser=target.db_user,
         Sqls=[statement.sql for statement in statements], StatementName=STATEMENT_NAME)
     batch_id = response["Id"]
     _log(log, "info", "batch submitted", batch_id=batch_id, statements=names)

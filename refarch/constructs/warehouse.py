@@ -21,6 +21,7 @@ from refarch.constructs.nag import acknowledge
 NODE_TYPES = ("ra3.large", "ra3.xlplus", "ra3.4xlarge", "ra3.16xlarge")
 SINGLE_NODE_TYPES = ("ra3.large", "ra3.xlplus")  # the RA3 sizes offered as a single node
 AUDIT_LOGS = ("connectionlog", "useractivitylog", "userlog")
+ADMIN_USER = "refarch_admin"
 
 
 class Warehouse(Construct):
@@ -43,6 +44,7 @@ class Warehouse(Construct):
         stack = Stack.of(self)
         self.cluster_identifier = f"{stack.stack_name}-{id}".lower()[:63]
         self.database = database
+        self.admin_user = ADMIN_USER
 
         self.security_group = ec2.SecurityGroup(self, "SecurityGroup", vpc=vpc, allow_all_outbound=False,
                                                 description="Redshift: SQL from the client subnets only")
@@ -74,7 +76,7 @@ class Warehouse(Construct):
             self, "Cluster", cluster_identifier=self.cluster_identifier, db_name=database,
             node_type=node_type, cluster_type="single-node" if nodes == 1 else "multi-node",
             number_of_nodes=None if nodes == 1 else nodes,
-            master_username="refarch_admin", manage_master_password=True,
+            master_username=ADMIN_USER, manage_master_password=True,
             master_password_secret_kms_key_id=key.key_id,
             encrypted=True, kms_key_id=key.key_id, enhanced_vpc_routing=True, publicly_accessible=False,
             port=port, cluster_subnet_group_name=subnet_group.ref,

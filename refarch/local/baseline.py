@@ -137,10 +137,10 @@ def _key_aliases(resources: dict) -> dict[str, str]:
 
 
 def _key_name(ref: Any, aliases: dict[str, str]) -> str:
-    if isinstance(ref, dict) and "Fn::GetStackOutput" in ref:  # a key of another stack
-        output = ref["Fn::GetStackOutput"]
-        key = re.sub(r"^PublishOutput(Fn)?(GetAtt|Ref)|([0-9A-F]{8})?(Arn)?[0-9A-F]{8}$", "", output["OutputName"])
-        return f"{output['StackName']}/{key}"
+    if isinstance(ref, dict) and "Fn::ImportValue" in ref:  # a key of another stack (its export)
+        stack, _, output = str(ref["Fn::ImportValue"]).partition(":")
+        key = re.sub(r"^ExportsOutput(Fn)?(GetAtt|Ref)|([0-9A-F]{8})?(Arn)?[0-9A-F]{8}$", "", output)
+        return f"{stack}/{key}"
     logical_id = _ref_id(ref)
     if logical_id:
         return aliases.get(logical_id, logical_id)

@@ -17,6 +17,7 @@ from refarch.constructs.glue_etl import (
 )
 from refarch.constructs.glue_table import PartitionedParquetTable, glue_database
 from refarch.constructs.nag import acknowledge, acknowledge_resource
+from refarch.constructs.outputs import add_outputs
 from refarch.paths import JOBS_ROOT, SQL_ROOT
 
 RAW_PREFIX, CURATED_PREFIX, REJECTED_PREFIX, QUALITY_PREFIX = "trades/", "trades/", "trades_rejected/", "_quality/"
@@ -87,6 +88,12 @@ class BatchDataLakeStack(Stack):
                                       database=settings.database, queries_folder=SQL_ROOT / "athena")
         for named in self.athena.named_queries.values():
             named.node.add_dependency(self.database)
+        add_outputs(self, {
+            "RawBucketName": self.storage.raw_bucket_name, "RawPrefix": RAW_PREFIX,
+            "CuratedBucketName": self.storage.curated_bucket_name,
+            "WorkflowName": self.workflow.workflow.ref, "WorkGroupName": self.athena.name,
+            "DatabaseName": settings.database,
+        })
 
     def _acknowledge_lake_grants(self, raw: s3.IBucket, curated: s3.IBucket) -> None:
         role = self.job.role

@@ -15,6 +15,7 @@ from refarch.constructs.firehose_parquet import FirehoseToParquet
 from refarch.constructs.glue_table import PartitionedParquetTable, glue_database
 from refarch.constructs.lifecycle import removal_policy
 from refarch.constructs.python_function import PythonFunction
+from refarch.constructs.outputs import add_outputs
 from refarch.lambda_code import load_lambda_module
 from refarch.paths import LAMBDA_ROOT
 
@@ -63,3 +64,7 @@ class FirehoseParquetStack(Stack):
             metric=cloudwatch.Metric(namespace="refarch", metric_name="RecordsFailed", statistic="Sum",
                                      period=FIVE_MINUTES, dimensions_map={"service": "log_transform"}),
             description="Log lines did not parse; they are under errors/processing-failed/")
+        add_outputs(self, {
+            "DeliveryStreamName": self.delivery.delivery_stream_name, "BucketName": self.bucket.bucket_name,
+            "TablePrefix": TABLE_PREFIX, "TransformFunctionName": self.transform.function.function_name,
+        })

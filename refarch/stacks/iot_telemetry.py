@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from aws_cdk import Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -23,8 +24,8 @@ from refarch.constructs.nag import acknowledge
 from refarch.constructs.python_function import PythonFunction
 from refarch.constructs.stream import EncryptedStream
 from refarch.constructs.stream_consumer import StreamConsumer
-from refarch.constructs.telemetry_dashboard import TelemetryDashboard
 from refarch.constructs.telemetry_table import TelemetryTable
+from refarch.constructs.outputs import add_outputs
 from refarch.paths import LAMBDA_ROOT
 
 TOPIC_FILTER = "devices/+/telemetry"
@@ -88,6 +89,16 @@ class IotTelemetryStack(Stack):
                                     retain=retain_data)
         self.rule = TopicRuleToStream(self, "DeviceTopicRule", topic_filter=TOPIC_FILTER,
                                       stream=self.stream, error_bucket=rule_errors)
-        self.dashboard = TelemetryDashboard(
-            self, "Dashboard", stream=self.stream, writer=self.writer, table=self.table,
-            alert_topic=self.alert_topic, quarantine=self.quarantine)
+        # Messages the rule could not put on the stream went to the error bucket.
+        self.rule_errors_alarm = alarm_when(
+            self, "RuleActionFailures", topic=self.ops_topic, above=0,
+            metric=cloudwatch.Metric(namespace="AWS/IoT", metric_name="Failure", statistic="Sum",
+                                     period=FIVE_MINUTES,
+                                     dimensions_map={"RuleName": self.rule.rule.ref, "ActionType": "Kinesis"}),
+            description="The topic rule failed to put messages on the stream; they are in the rule-errors bucket")
+        add_outputs(self, {
+            "StreamName": self.stream.stream_name, "TableName": self.table.table_name,
+            "QuarantineQueueUrl": self.quarantine.queue_url, "AlertTopicArn": self.alert_topic.topic_arn,
+            "TopicFilter": TOPIC_FILTER,
+            "AlertRules": json.dumps([{"metric": m, "op": op, "value": v} for m, op, v in settings.alert_rules]),
+        })

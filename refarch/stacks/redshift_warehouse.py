@@ -18,6 +18,7 @@ from refarch.constructs.nag import acknowledge_resource
 from refarch.constructs.python_function import PythonFunction
 from refarch.constructs.scheduled_function import ScheduledFunction
 from refarch.constructs.warehouse import Warehouse
+from refarch.constructs.outputs import add_outputs
 from refarch.paths import LAMBDA_ROOT, SQL_ROOT
 
 LAKE_PREFIXES = ("trades/", "trades_rejected/")
@@ -49,14 +50,17 @@ class RedshiftWarehouseStack(Stack):
             vpc=vpc, vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
             environment={
                 "CLUSTER_ID": self.warehouse.cluster_identifier, "DATABASE": settings.database,
-                "SECRET_ARN": self.warehouse.secret_arn,
+                "DB_USER": self.warehouse.admin_user,
                 "CURATED_BUCKET": curated_bucket, "LAKE_DATABASE": lake_database,
                 "COPY_ROLE_ARN": self.lake_role.role_arn, "SPECTRUM_ROLE_ARN": self.lake_role.role_arn,
             })
         self.loader = loader.function
+        add_outputs(self, {"LoaderFunctionName": self.loader.function_name,
+                           "ClusterIdentifier": self.warehouse.cluster_identifier,
+                           "DatabaseName": settings.database})
         skip_check(self.loader, DLQ, "Its asynchronous invocations have an on-failure destination "
                    "(the ScheduledFunction's encrypted queue, with an alarm), which supersedes a function DLQ")
-        self._grant_data_api(loader.role, data_key)
+        self._grant_data_api(loader.role)
         # By default a load follows each successful run of the lake's ETL job, so it never
         # copies partitions the job is still rewriting; a cron setting loads on a clock instead.
         after_etl = settings.load_trigger == "after-etl"
@@ -67,7 +71,7 @@ class RedshiftWarehouseStack(Stack):
                                               detail={"jobName": [lake_job], "state": ["SUCCEEDED"]})
             if after_etl else None)
 
-    def _grant_data_api(self, role: iam.IRole, key: kms.IKey) -> None:
+    def _grant_data_api(self, role: iam.IRole) -> None:
         cluster_arn = self.format_arn(service="redshift", resource="cluster",
                                       resource_name=self.warehouse.cluster_identifier,
                                       arn_format=ArnFormat.COLON_RESOURCE_NAME)
@@ -78,8 +82,14 @@ class RedshiftWarehouseStack(Stack):
         role.add_to_principal_policy(iam.PolicyStatement(
             actions=["redshift-data:DescribeStatement", "redshift-data:GetStatementResult",
                      "redshift-data:CancelStatement"], resources=["*"]))
+        # The Data API gets temporary credentials for the loader's database user on each call,
+        # so the loader never reads the admin password (which Redshift keeps and rotates).
+        cluster_id = self.warehouse.cluster_identifier
         role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["secretsmanager:GetSecretValue"], resources=[self.warehouse.secret_arn]))
-        key.grant(role, "kms:Decrypt")
+            actions=["redshift:GetClusterCredentials"], resources=[
+                self.format_arn(service="redshift", resource="dbuser", arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                                resource_name=f"{cluster_id}/{self.warehouse.admin_user}"),
+                self.format_arn(service="redshift", resource="dbname", arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                                resource_name=f"{cluster_id}/{self.warehouse.database}")]))
         acknowledge_resource(role, "*", "redshift-data statement calls (describe, result, cancel) "
                              "support no resource type; the Data API only returns the caller's own statements")

@@ -14,13 +14,16 @@ from refarch.constructs.buckets import access_log_bucket
 from refarch.constructs.keys import EncryptionKey
 from refarch.constructs.lifecycle import removal_policy
 from refarch.constructs.network import IsolatedNetwork
+from refarch.constructs.outputs import add_outputs
 
 
 class SecurityBaselineStack(Stack):
     """Exposes `data_key`, `vpc` and `access_logs_bucket` to the pattern stacks."""
 
     def __init__(self, scope: Construct, id: str, *, settings: BaselineSettings,
-                 retain_data: bool, **kwargs) -> None:
+                 retain_data: bool, bucket_name_prefix: str | None = None, **kwargs) -> None:
+        """`bucket_name_prefix`: how the project's bucket names start (whose access logs
+        the baseline takes); by default its stack name without the id (`refarch-dev-`)."""
         self._azs = settings.azs
         super().__init__(scope, id, **kwargs)
         removal = removal_policy(retain=retain_data)
@@ -40,7 +43,8 @@ class SecurityBaselineStack(Stack):
 
         self.access_logs = access_log_bucket(
             self, "AccessLogs", retention_days=settings.access_log_retention_days,
-            retain=retain_data)
+            retain=retain_data,
+            source_bucket_prefix=bucket_name_prefix or self.stack_name.removesuffix(id).lower())
         self.network = IsolatedNetwork(
             self, "Network", azs=settings.azs, cidr=settings.vpc_cidr,
             interface_endpoints=settings.interface_endpoints,
@@ -48,6 +52,18 @@ class SecurityBaselineStack(Stack):
             flow_log_retention_days=settings.log_retention_days, removal_policy=removal)
         self.audit_trail = AuditTrail(self, "AuditTrail", key=self.audit_encryption,
                                       access_logs=self.access_logs, retain=retain_data)
+        self._export_what_patterns_use()
+        add_outputs(self, {"DataKeyArn": self.data_key.key_arn, "VpcId": self.vpc.vpc_id})
+
+    def _export_what_patterns_use(self) -> None:
+        # Every value a pattern stack imports, exported whichever patterns are selected:
+        # otherwise the exports (so the template) would follow the selection, and deploying
+        # the baseline for one pattern would try to drop the exports the others import.
+        isolated = self.vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED).subnets
+        for value in (self.data_key.key_arn, self.data_key.key_id, self.vpc.vpc_id,
+                      self.vpc.vpc_cidr_block, self.access_logs.bucket_name,
+                      *(subnet.subnet_id for subnet in isolated)):
+            self.export_value(value)
 
     @property
     def availability_zones(self) -> list[str]:

@@ -12,6 +12,7 @@ from refarch.constructs.alarms import ops_topic
 from refarch.constructs.flink_application import FlinkSqlApplication
 from refarch.constructs.lifecycle import removal_policy
 from refarch.constructs.stream import EncryptedStream
+from refarch.constructs.outputs import add_outputs
 from refarch.paths import FLINK_CONNECTOR_JAR, JOBS_ROOT
 
 # job -> (source stream, sink streams by the name main.py's properties use)
@@ -41,6 +42,7 @@ class StreamingSqlStack(Stack):
                 autoscaling=settings.autoscaling,
                 checkpoint_interval=Duration.seconds(settings.checkpoint_seconds),
                 alarm_topic=self.ops_topic)
+        add_outputs(self, {f"{name}StreamName": stream.stream_name for name, stream in self.streams.items()})
 
     def _stream(self, name: str, key: kms.IKey, settings: StreamingSettings):
         stream = EncryptedStream(self, name, key=key, shards=settings.shards,

@@ -27,7 +27,7 @@ SQL_FOLDER = SQL_ROOT / "redshift"
 ENV = {
     "CLUSTER_ID": "refarch-warehouse",
     "DATABASE": "analytics",
-    "SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:refarch-warehouse-admin-AbCdEf",
+    "DB_USER": "refarch_admin",
     "CURATED_BUCKET": "refarch-curated-123456789012",
     "COPY_ROLE_ARN": "arn:aws:iam::123456789012:role/refarch-lake-reader",
     "SPECTRUM_ROLE_ARN": "arn:aws:iam::123456789012:role/refarch-spectrum",
@@ -125,8 +125,8 @@ def expect_execute(stubber: Stubber, name: str) -> None:
     stubber.add_response(
         "execute_statement",
         {"Id": statement_id(name), "CreatedAt": WHEN, "ClusterIdentifier": ENV["CLUSTER_ID"],
-         "Database": ENV["DATABASE"], "SecretArn": ENV["SECRET_ARN"]},
-        {"ClusterIdentifier": ENV["CLUSTER_ID"], "Database": ENV["DATABASE"], "SecretArn": ENV["SECRET_ARN"],
+         "Database": ENV["DATABASE"], "DbUser": ENV["DB_USER"]},
+        {"ClusterIdentifier": ENV["CLUSTER_ID"], "Database": ENV["DATABASE"], "DbUser": ENV["DB_USER"],
          "Sql": expected_sql(name), "StatementName": f"refarch-redshift-loader:{name}"})
 
 
@@ -155,8 +155,8 @@ def expect_batch(stubber: Stubber, names: list[str]) -> None:
     stubber.add_response(
         "batch_execute_statement",
         {"Id": BATCH_ID, "CreatedAt": WHEN, "ClusterIdentifier": ENV["CLUSTER_ID"], "Database": ENV["DATABASE"],
-         "SecretArn": ENV["SECRET_ARN"]},
-        {"ClusterIdentifier": ENV["CLUSTER_ID"], "Database": ENV["DATABASE"], "SecretArn": ENV["SECRET_ARN"],
+         "DbUser": ENV["DB_USER"]},
+        {"ClusterIdentifier": ENV["CLUSTER_ID"], "Database": ENV["DATABASE"], "DbUser": ENV["DB_USER"],
          "Sqls": [expected_sql(name) for name in names], "StatementName": "refarch-redshift-loader"})
 
 
@@ -494,7 +494,7 @@ def test_a_bad_event_is_refused_before_any_call(data_api, fake_time, function_fo
     assert data_api.calls == []
 
 
-@pytest.mark.parametrize("missing", ["CLUSTER_ID", "DATABASE", "SECRET_ARN"])
+@pytest.mark.parametrize("missing", ["CLUSTER_ID", "DATABASE", "DB_USER"])
 def test_a_missing_connection_variable_is_named(data_api, fake_time, function_folder, env, monkeypatch, missing):
     monkeypatch.delenv(missing)
     with pytest.raises(loader.ConfigError, match=f"environment variable {missing} is not set"):
@@ -517,9 +517,11 @@ def test_only_the_four_placeholder_variables_come_from_the_environment(tmp_path,
                     clock=FakeTime().clock, sleep=FakeTime().sleep)
 
 
-def test_a_secret_arn_that_is_not_one_is_refused(data_api, fake_time, function_folder, env, monkeypatch):
-    monkeypatch.setenv("SECRET_ARN", "refarch-warehouse-admin")
-    with pytest.raises(loader.ConfigError, match="SECRET_ARN='refarch-warehouse-admin': expected a Secrets Manager"):
+@pytest.mark.parametrize("user", ["Refarch_Admin", "1admin", "admin; DROP TABLE x", "a" * 128])
+def test_a_db_user_that_is_not_a_redshift_user_name_is_refused(data_api, fake_time, function_folder, env,
+                                                               monkeypatch, user):
+    monkeypatch.setenv("DB_USER", user)
+    with pytest.raises(loader.ConfigError, match=r"DB_USER=.*: expected a Redshift user name"):
         invoke({})
 
 

@@ -25,7 +25,7 @@ def by_prefix(template: Template, kind: str, prefix: str) -> dict:
 
 
 def is_data_key(value) -> bool:
-    return value["Fn::GetStackOutput"]["OutputName"].startswith("PublishOutputFnGetAttDataKey")
+    return value["Fn::ImportValue"].startswith("refarch-dev-SecurityBaseline:ExportsOutputFnGetAttDataKey")
 
 
 def test_every_bucket_is_encrypted_with_the_data_key_versioned_and_logged(template):
@@ -92,7 +92,7 @@ def test_crawlers_run_under_the_security_configuration(template):
     assert raw["Targets"]["S3Targets"][0]["Path"]["Fn::Join"][1][-1] == "/trades/"
     partitions = by_prefix(template, "AWS::Glue::Crawler", "CuratedPartitions")
     assert partitions["Targets"]["CatalogTargets"] == [
-        {"DatabaseName": "refarch_lake", "Tables": ["trades", "trades_rejected"]}]
+        {"DatabaseName": "refarch_lake_dev", "Tables": ["trades", "trades_rejected"]}]
     assert partitions["SchemaChangePolicy"] == {"UpdateBehavior": "LOG", "DeleteBehavior": "LOG"}
 
 
@@ -143,7 +143,7 @@ def test_one_named_query_per_sql_file(template):
     assert set(queries) == set(files)
     for name, props in queries.items():
         assert props["QueryString"] == files[name].read_text().strip()
-        assert props["Database"] == "refarch_lake"
+        assert props["Database"] == "refarch_lake_dev"
         assert props["Description"] == files[name].read_text().splitlines()[0][2:].strip()
 
 

@@ -22,7 +22,7 @@ def destination(template) -> dict:
 
 
 def is_data_key(value) -> bool:
-    return value["Fn::GetStackOutput"]["OutputName"].startswith("PublishOutputFnGetAttDataKey")
+    return value["Fn::ImportValue"].startswith("refarch-dev-SecurityBaseline:ExportsOutputFnGetAttDataKey")
 
 
 def test_conversion_is_enabled_against_the_glue_table(template, destination):

@@ -10,9 +10,8 @@ from aws_cdk.assertions import Match, Template
 from refarch.synthesis import synthesize
 from tests.conftest import NO_AWS_ENV
 
-DATA_KEY_OUTPUT = Match.object_like({"Fn::GetStackOutput": Match.object_like({
-    "StackName": "refarch-dev-SecurityBaseline",
-    "OutputName": Match.string_like_regexp("DataKey")})})
+DATA_KEY_OUTPUT = Match.object_like({
+    "Fn::ImportValue": Match.string_like_regexp("^refarch-dev-SecurityBaseline:ExportsOutput.*DataKey")})
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +50,8 @@ def test_failure_destination_and_quarantine_queues_are_encrypted_with_the_data_k
     queues = template.find_resources("AWS::SQS::Queue")
     assert len(queues) == 2
     for queue in queues.values():
-        assert queue["Properties"]["KmsMasterKeyId"]["Fn::GetStackOutput"]["OutputName"].startswith(
-            "PublishOutputFnGetAttDataKey")
+        assert queue["Properties"]["KmsMasterKeyId"]["Fn::ImportValue"].startswith(
+            "refarch-dev-SecurityBaseline:ExportsOutputFnGetAttDataKey")
 
 
 def test_table_has_pitr_ttl_keys_and_the_baseline_key(template):
@@ -105,10 +104,11 @@ def test_writer_runs_in_the_isolated_vpc_with_its_configuration(template):
     assert set(env) >= {"TABLE_NAME", "QUARANTINE_QUEUE_URL", "ALERT_TOPIC_ARN"}
 
 
-def test_alarms_cover_lag_failures_errors_throttles_and_quarantine_and_notify_ops(template):
+def test_alarms_cover_lag_failures_errors_throttles_quarantine_and_rule_errors_and_notify_ops(template):
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
     metrics = sorted(a["Properties"]["MetricName"] for a in alarms.values())
-    assert metrics == ["Errors", "IteratorAge", "NumberOfMessagesSent", "NumberOfMessagesSent", "Throttles"]
+    assert metrics == ["Errors", "Failure", "IteratorAge", "NumberOfMessagesSent", "NumberOfMessagesSent",
+                       "Throttles"]
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": ops_topic_id(template)}]
 
@@ -124,7 +124,7 @@ def test_alert_and_ops_topics_are_encrypted_and_tls_only(template):
     topics = template.find_resources("AWS::SNS::Topic")
     assert len(topics) == 2
     for topic in topics.values():
-        assert "Fn::GetStackOutput" in topic["Properties"]["KmsMasterKeyId"]
+        assert "Fn::ImportValue" in topic["Properties"]["KmsMasterKeyId"]
     for policy in template.find_resources("AWS::SNS::TopicPolicy").values():
         statements = policy["Properties"]["PolicyDocument"]["Statement"]
         assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from aws_cdk.assertions import Template
 
@@ -23,7 +25,7 @@ def cluster(template: Template) -> dict:
 def test_cluster_is_encrypted_with_the_baseline_key_and_not_public(template):
     props = cluster(template)
     assert props["Encrypted"] is True
-    assert props["KmsKeyId"]["Fn::GetStackOutput"]["OutputName"].startswith("PublishOutputRefDataKey")
+    assert props["KmsKeyId"]["Fn::ImportValue"].startswith("refarch-dev-SecurityBaseline:ExportsOutputRefDataKey")
     assert props["PubliclyAccessible"] is False
     assert props["EnhancedVpcRouting"] is True
     assert (props["NodeType"], props["ClusterType"]) == ("ra3.xlplus", "single-node")
@@ -59,6 +61,18 @@ def test_admin_credentials_are_generated_into_secrets_manager(template):
     assert props["MasterUsername"] != "awsuser"
 
 
+def test_the_loader_gets_temporary_credentials_and_never_reads_the_admin_secret(template):
+    policy = next(p for k, p in template.find_resources("AWS::IAM::Policy").items() if k.startswith("LoaderRole"))
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    credentials = next(s for s in statements if s["Action"] == "redshift:GetClusterCredentials")
+    resources = [json.dumps(r) for r in credentials["Resource"]]
+    assert len(resources) == 2
+    assert any(":dbuser:refarch-dev-redshiftwarehouse-warehouse/refarch_admin" in r for r in resources)
+    assert any(":dbname:refarch-dev-redshiftwarehouse-warehouse/analytics" in r for r in resources)
+    actions = [a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
+    assert not any(a.startswith("secretsmanager:") for a in actions)
+
+
 def test_security_group_admits_sql_from_the_isolated_subnets_only(template):
     groups = [g["Properties"] for k, g in template.find_resources("AWS::EC2::SecurityGroup").items()
               if k.startswith("WarehouseSecurityGroup")]
@@ -76,8 +90,8 @@ def test_copy_role_is_scoped_to_the_curated_prefixes_and_the_lake_database(templ
                                         f"arn:aws:s3:::{CURATED}/trades_rejected/*"]
     glue = next(s for s in statements if "glue:GetTable" in s["Action"])
     assert sorted(glue["Resource"]) == ["arn:aws:glue:us-east-1:123456789012:catalog",
-                                       "arn:aws:glue:us-east-1:123456789012:database/refarch_lake",
-                                       "arn:aws:glue:us-east-1:123456789012:table/refarch_lake/*"]
+                                       "arn:aws:glue:us-east-1:123456789012:database/refarch_lake_dev",
+                                       "arn:aws:glue:us-east-1:123456789012:table/refarch_lake_dev/*"]
     assert not any(a.startswith(("s3:Put", "s3:Delete", "glue:Create", "glue:Update"))
                    for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
 
@@ -93,8 +107,8 @@ def test_loader_runs_the_sql_through_the_data_api_nightly(template):
     env = loader["Environment"]["Variables"]
     assert env["CLUSTER_ID"] == "refarch-dev-redshiftwarehouse-warehouse"
     assert env["CURATED_BUCKET"] == CURATED
-    assert env["LAKE_DATABASE"] == "refarch_lake"
-    assert env["SECRET_ARN"]["Fn::GetAtt"][1] == "MasterPasswordSecretArn"
+    assert env["LAKE_DATABASE"] == "refarch_lake_dev"
+    assert env["DB_USER"] == "refarch_admin"
     # Loads start when the lake's ETL job has succeeded, not at a fixed hour.
     (rule,) = template.find_resources("AWS::Events::Rule").values()
     assert rule["Properties"]["EventPattern"] == {

@@ -78,7 +78,7 @@ def test_logging_goes_to_an_encrypted_log_group_with_retention(template):
     groups_ = [g for k, g in template.find_resources("AWS::Logs::LogGroup").items() if k.startswith("ClickstreamJob")]
     (group,) = groups_
     assert group["Properties"]["RetentionInDays"] == 365
-    assert "Fn::GetStackOutput" in group["Properties"]["KmsKeyId"]
+    assert "Fn::ImportValue" in group["Properties"]["KmsKeyId"]
 
 
 def test_role_reads_the_source_writes_the_sinks_and_uses_the_key_only(template):
@@ -91,7 +91,7 @@ def test_role_reads_the_source_writes_the_sinks_and_uses_the_key_only(template):
     assert len(write["Resource"]) == 4
     assert all(r["Fn::GetAtt"][0].startswith("Clickstream") for r in write["Resource"])
     kms_statement = next(s for s in statements if s["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"])
-    assert "Fn::GetStackOutput" in kms_statement["Resource"]
+    assert "Fn::ImportValue" in kms_statement["Resource"]
     assert not any(a.startswith(("kinesis:", "kms:", "s3:")) and s["Resource"] == "*"
                    for s in statements for a in s["Action"])
 

@@ -1,0 +1,1 @@
+"""Deploying the app: the pinned CDK CLI, and what LocalStack needs besides it."""

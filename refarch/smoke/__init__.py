@@ -1,0 +1,37 @@
+"""`refarch smoke`: after a deploy, send a small seeded sample through each pattern and report,
+step by step, what arrived, what is missing, and what the target cannot run (and why)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from refarch.patterns import stack_name
+from refarch.smoke.baseline import smoke_baseline
+from refarch.smoke.firehose import smoke_firehose
+from refarch.smoke.iot import smoke_iot
+from refarch.smoke.lake import smoke_lake
+from refarch.smoke.report import SmokeReport
+from refarch.smoke.streaming import smoke_streaming
+from refarch.smoke.target import Progress, Target
+from refarch.smoke.warehouse import smoke_warehouse
+
+SmokeCheck = Callable[..., SmokeReport]
+CHECKS: dict[str, SmokeCheck] = {
+    "SecurityBaseline": smoke_baseline,
+    "IotTelemetry": smoke_iot,
+    "FirehoseParquet": smoke_firehose,
+    "BatchDataLake": smoke_lake,
+    "RedshiftWarehouse": smoke_warehouse,
+    "StreamingSqlAnalytics": smoke_streaming,
+}
+# How long to wait for each pattern's data by default (Firehose buffers up to 5 minutes on AWS).
+DEFAULT_TIMEOUTS = {"aws": {"FirehoseParquet": 420.0, "BatchDataLake": 1800.0, "StreamingSqlAnalytics": 300.0},
+                    "localstack": {}}
+DEFAULT_TIMEOUT = 60.0
+
+
+def run_smoke(stack: str, target: Target, *, stage: str, timeout: float | None = None,
+              progress: Progress = lambda message: None) -> SmokeReport:
+    check = CHECKS[stack]
+    wait = timeout if timeout is not None else DEFAULT_TIMEOUTS[target.name].get(stack, DEFAULT_TIMEOUT)
+    return check(target, stack_name(stage, stack), timeout=wait, progress=progress)

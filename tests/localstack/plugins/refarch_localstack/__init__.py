@@ -1,0 +1,1 @@
+"""LocalStack plugins for refarch's deploy tests on a machine without Docker (see README.md)."""
