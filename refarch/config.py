@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from refarch.constructs.logs import RETENTION_DAYS
@@ -39,6 +39,7 @@ INTERFACE_ENDPOINT_NAMES = tuple(INTERFACE_SERVICES)
 # What the patterns' compute in the VPC calls (endpoint_needs.py); a setting may add more.
 DEFAULT_INTERFACE_ENDPOINTS = needed_interface_endpoints()
 LOG_RETENTION_DAYS = tuple(RETENTION_DAYS)
+MAX_GLUE_NAME = 64
 
 # A context key that looks like one of ours (CDK's own keys contain ':', '@' or '-').
 _OUR_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -86,7 +87,7 @@ class IotSettings:
 class FirehoseSettings:
     """FirehoseParquet: the Glue database name and the delivery buffer."""
 
-    database: str = "refarch_logs"
+    database: str = "refarch_logs"  # the stage is appended: refarch_logs_dev
     buffer_mb: int = 128
 
 
@@ -94,7 +95,7 @@ class FirehoseSettings:
 class LakeSettings:
     """BatchDataLake: catalog, schedule, job size, lifecycle and query guard rails."""
 
-    database: str = "refarch_lake"
+    database: str = "refarch_lake"  # the stage is appended: refarch_lake_dev
     crawl_schedule: str = "cron(0 2 * * ? *)"  # daily at 02:00 UTC
     worker_type: str = "G.1X"
     workers: int = 2
@@ -171,9 +172,9 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "iot_alert_rules": lambda k, v: parse_threshold_rules(k, v, IOT_METRICS),
     "iot_shard_hour_usd": lambda k, v: parse_float(k, v, 0, 10),
     "iot_put_units_per_million_usd": lambda k, v: parse_float(k, v, 0, 10),
-    "firehose_database": lambda k, v: parse_identifier(k, v, max_length=64),
+    "firehose_database": lambda k, v: parse_identifier(k, v, max_length=MAX_GLUE_NAME - len("_prod")),
     "firehose_buffer_mb": lambda k, v: parse_int(k, v, 64, 128),  # conversion needs >= 64 MB
-    "lake_database": lambda k, v: parse_identifier(k, v, max_length=64),
+    "lake_database": lambda k, v: parse_identifier(k, v, max_length=MAX_GLUE_NAME - len("_prod")),
     "lake_crawl_schedule": lambda k, v: parse_glue_cron(k, v),
     "lake_worker_type": lambda k, v: parse_choice(k, v, ("G.1X", "G.2X", "G.4X", "G.8X")),
     "lake_workers": lambda k, v: parse_int(k, v, 2, 299),
@@ -241,4 +242,8 @@ def settings_from_context(context: Mapping[str, Any], environ: Mapping[str, str]
                            f"with {' or '.join(SINGLE_NODE_TYPES)})")
     account = environ.get("CDK_DEFAULT_ACCOUNT") or DUMMY_ACCOUNT
     region = environ.get("CDK_DEFAULT_REGION") or DUMMY_REGION
+    # Glue database names are per account and region: with the stage in them, dev and prod coexist.
+    stage = top.get("stage", Settings.stage)
+    groups["lake"] = replace(groups["lake"], database=f"{groups['lake'].database}_{stage}")
+    groups["firehose"] = replace(groups["firehose"], database=f"{groups['firehose'].database}_{stage}")
     return Settings(**top, **groups, account=account, region=region)
