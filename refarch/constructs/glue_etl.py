@@ -215,16 +215,25 @@ class GlueFailureNotices(Construct):
 
     Glue reports run outcomes as EventBridge events, not as CloudWatch metrics, so the
     failure path of a scheduled workflow is a rule rather than an alarm.
+
+    EventBridge publishes through a role of this construct: granting the events service
+    instead would add a statement to the topic key's policy, which belongs to whoever owns
+    the key (the baseline), and would make that policy depend on this construct.
     """
 
     def __init__(self, scope: Construct, id: str, *, topic: sns.ITopic, jobs: Sequence[str],
                  crawlers: Sequence[str]) -> None:
         super().__init__(scope, id)
+        publisher = iam.Role(self, "Publisher", assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+                             description="EventBridge: publish Glue failure notices to the ops topic")
+        acknowledge(publisher, "IAM5[Action::kms:GenerateDataKey*]",
+                    "The topic's publish grant (CDK's) names the GenerateDataKey family, on the topic's "
+                    "one key: SNS needs it to encrypt each notice")
         self.job_failures = events.Rule(self, "JobFailures", event_pattern=events.EventPattern(
             source=["aws.glue"], detail_type=["Glue Job State Change"],
             detail={"jobName": list(jobs), "state": ["FAILED", "TIMEOUT", "STOPPED", "ERROR"]}),
-            targets=[targets.SnsTopic(topic)])
+            targets=[targets.SnsTopic(topic, role=publisher)])
         self.crawl_failures = events.Rule(self, "CrawlFailures", event_pattern=events.EventPattern(
             source=["aws.glue"], detail_type=["Glue Crawler State Change"],
             detail={"crawlerName": list(crawlers), "state": ["Failed"]}),
-            targets=[targets.SnsTopic(topic)])
+            targets=[targets.SnsTopic(topic, role=publisher)])
