@@ -36,6 +36,8 @@ CONNECTOR_JAR = "flink-sql-connector-kinesis-5.0.0-1.20.jar"
 RUN_OPTIONS_GROUP = "kinesis.analytics.flink.run.options"
 JOB_PROPERTIES_GROUP = "refarch.job"
 MINUTE = Duration.minutes(1)
+# How a restarted application restores its state (a custom snapshot needs a snapshot name).
+RESTORE_TYPES = ("RESTORE_FROM_LATEST_SNAPSHOT", "SKIP_RESTORE_FROM_SNAPSHOT")
 
 
 class FlinkSqlApplication(Construct):
@@ -52,7 +54,12 @@ class FlinkSqlApplication(Construct):
                  connector_jar: Path, parallelism: int = 1, parallelism_per_kpu: int = 1,
                  autoscaling: bool = True, checkpoint_interval: Duration = MINUTE,
                  source_lag_alarm: Duration = Duration.minutes(5),
-                 alarm_topic: sns.ITopic | None = None, start_on_deploy: bool = True) -> None:
+                 alarm_topic: sns.ITopic | None = None, start_on_deploy: bool = True,
+                 restore: str = "RESTORE_FROM_LATEST_SNAPSHOT", allow_non_restored_state: bool = True) -> None:
+        """`restore` and `allow_non_restored_state` apply when an update restarts the running
+        application (a code or configuration change): by default it resumes from its latest
+        snapshot, and state that no operator of the new code claims (a changed query) is
+        dropped instead of failing the restart, so a changed query starts from empty state."""
         super().__init__(scope, id)
         if not (jobs_root / job / "queries").is_dir() or not (jobs_root / "main.py").is_file():
             raise ValueError(f"FlinkSqlApplication job={job!r}: no {jobs_root / job}/queries or main.py")
@@ -61,6 +68,8 @@ class FlinkSqlApplication(Construct):
                              f"parallelism_per_kpu={parallelism_per_kpu!r} (1 to 8)")
         if checkpoint_interval.to_seconds() < 1:
             raise ValueError("FlinkSqlApplication checkpoint_interval: at least 1 second")
+        if restore not in RESTORE_TYPES:
+            raise ValueError(f"FlinkSqlApplication restore={restore!r}: allowed {', '.join(RESTORE_TYPES)}")
         stack = Stack.of(self)
         self.connector_jar = connector_jar
         self.missing_connector = not connector_jar.is_file()
@@ -103,7 +112,12 @@ class FlinkSqlApplication(Construct):
                 application_snapshot_configuration=flink.CfnApplication.ApplicationSnapshotConfigurationProperty(
                     snapshots_enabled=True),
                 vpc_configurations=[flink.CfnApplication.VpcConfigurationProperty(
-                    subnet_ids=subnets, security_group_ids=[self.security_group.security_group_id])]))
+                    subnet_ids=subnets, security_group_ids=[self.security_group.security_group_id])]),
+            run_configuration=flink.CfnApplication.RunConfigurationProperty(
+                application_restore_configuration=flink.CfnApplication.ApplicationRestoreConfigurationProperty(
+                    application_restore_type=restore),
+                flink_run_configuration=flink.CfnApplication.FlinkRunConfigurationProperty(
+                    allow_non_restored_state=allow_non_restored_state)))
         self.application.node.add_dependency(self.role.node.find_child("DefaultPolicy"))
         self.logging = flink.CfnApplicationCloudWatchLoggingOption(
             self, "Logging", application_name=self.application.ref,
