@@ -31,7 +31,7 @@ def cli_tool(name: str) -> Path:
 @dataclass
 class StackOutcome:
     stack: str
-    outcome: str = "pending"       # deployed / no changes / failed / pending
+    outcome: str = "pending"       # deployed / no changes / failed / not deployed
     seconds: float | None = None   # CloudFormation's own time for the operation, where known
 
 
@@ -69,15 +69,21 @@ def deploy(tool: Path, stacks: Sequence[str], *, app: Path, environment: Mapping
     command = [str(tool), "deploy", "--app", str(app), "--require-approval", "never",
                "--concurrency", str(concurrency), "--progress", "events", *stacks]
 
+    by_name = {stack_name(app, stack): stack for stack in stacks}
+
     def watch(line: str) -> None:
         echo(line)
         for pattern, result in ((_DONE, None), (_FAILED, "failed")):
             match = pattern.match(line)
-            if match and match["stack"] in outcomes:
-                outcome = outcomes[match["stack"]]
+            stack = match and (match["stack"] if match["stack"] in outcomes else by_name.get(match["stack"]))
+            if stack:
+                outcome = outcomes[stack]
                 outcome.outcome = result or ("no changes" if match["unchanged"] else "deployed")
 
     code, lines = run_cli(command, environment, echo=watch)
+    for outcome in outcomes.values():
+        if outcome.outcome == "pending" and code != 0:
+            outcome.outcome = "not deployed"  # the CLI stopped before it got to this stack
     return DeployRun(code, outcomes, lines)
 
 

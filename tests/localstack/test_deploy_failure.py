@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -44,9 +45,12 @@ def group_members(pgid: int) -> list[int]:
 def test_a_stack_that_does_not_deploy_fails_the_deploy_test_and_localstack_stops(tmp_path):
     process, pid_file = child_pytest(tmp_path, {"LAMBDA_RUNTIME_EXECUTOR": "docker"})
     output, _ = process.communicate(timeout=600)
-    assert process.returncode == 1, output[-3000:]
-    assert "1 failed" in output
-    assert "CREATE_FAILED" in output and "AWS::Lambda::Function" in output
+    (tmp_path / "child.log").write_text(output)
+    assert process.returncode == 1, f"see {tmp_path / 'child.log'}"
+    assert "1 failed" in output and "FAILED " + DEPLOY_TEST in output
+    # it failed because the stack did not deploy, and said so per stack
+    assert "refarch-dev-SecurityBaseline failed to deploy" in output
+    assert re.search(r"│ SecurityBaseline\s+│ failed\s+│", output)
     localstack_pid = int(pid_file.read_text())
     assert group_members(localstack_pid) == []
 
