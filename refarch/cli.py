@@ -186,6 +186,41 @@ def _deploy_localstack(stacks: list[str], context: list[str], endpoint: str | No
 
 
 @cli.command()
+def replay(stack: Annotated[str, typer.Argument(help="A deployed stack with a stream consumer (IotTelemetry).")],
+           target: Annotated[str, typer.Option(help="aws (boto3's default session) or localstack.")] = "aws",
+           endpoint: Annotated[str | None, typer.Option(help="LocalStack's endpoint (with --target localstack).")] = None,
+           region: Annotated[str | None, typer.Option(help="Region (default: the session's).")] = None,
+           delete_expired: Annotated[bool, typer.Option(
+               help="Also delete a message once its remaining records have expired from the stream.")] = False,
+           context: ContextOption = None) -> None:
+    """Re-deliver stream records whose batches exhausted their retries, from the failure queue."""
+    from refarch.config import settings_from_context
+    from refarch.deploy.localstack import endpoint_from
+    from refarch.replay import replay_deployed, report_rows
+    from refarch.smoke.target import StackNotDeployed, aws_target, localstack_target
+
+    if target not in ("aws", "localstack"):
+        raise UsageError(f"--target {target!r}: allowed aws or localstack")
+    stage = settings_from_context({**_cdk_json_context(), **parse_context(context)}).stage
+    try:
+        where = (localstack_target(endpoint_from(endpoint), region or "us-east-1") if target == "localstack"
+                 else aws_target(region))
+        report = replay_deployed(stack, where, stage=stage, delete_expired=delete_expired)
+    except (ValueError, StackNotDeployed) as error:
+        raise UsageError(safe_text(str(error))) from None
+    table = Table(title=f"replay: {stack} ({report.stream}, retention {report.retention_hours} h)")
+    for column in ("shard", "sequence range", "reason", "replayed", "still failing", "expired", "message"):
+        table.add_column(column, justify="right" if column in ("replayed", "still failing", "expired") else "left")
+    for row in report_rows(report):
+        table.add_row(*(safe_text(cell) for cell in row))
+    console.print(table)
+    console.print(f"{len(report.messages)} failed batches: {report.replayed} records replayed, "
+                  f"{report.still_failing} still failing, {report.expired} expired; {report.deleted} messages deleted")
+    if not report.succeeded:
+        raise typer.Exit(1)
+
+
+@cli.command()
 def smoke(stacks: Annotated[list[str], typer.Argument(help="Deployed stacks to check.")],
           target: Annotated[str, typer.Option(help="aws (boto3's default session) or localstack.")] = "aws",
           endpoint: Annotated[str | None, typer.Option(

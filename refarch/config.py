@@ -66,7 +66,9 @@ class IotSettings:
     record_size_kb: float = 0.5
     consumers: int = 1
     stream_mode: str = "provisioned"
-    retention_hours: int = 24
+    # A week: a batch that fails on a Friday evening can still be replayed on Monday. Any
+    # retention over 24 h costs the same (extended retention is billed per shard-hour).
+    retention_hours: int = 168
     batch_size: int = 100
     ttl_days: int = 30
     alert_rules: tuple[tuple[str, str, float], ...] = (("temperature", ">", 80.0), ("battery", "<", 10.0))
@@ -166,7 +168,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "iot_record_size_kb": lambda k, v: parse_float(k, v, 0.001, 1024),  # 1 MB Kinesis record limit
     "iot_consumers": lambda k, v: parse_int(k, v, 1, 20),
     "iot_stream_mode": lambda k, v: parse_choice(k, v, ("provisioned", "on-demand")),
-    "iot_retention_hours": lambda k, v: parse_int(k, v, 24, 8760),
+    "iot_retention_hours": lambda k, v: parse_replay_retention(k, v),
     "iot_batch_size": lambda k, v: parse_int(k, v, 1, 10000),
     "iot_ttl_days": lambda k, v: parse_int(k, v, 1, 3650),
     "iot_alert_rules": lambda k, v: parse_threshold_rules(k, v, IOT_METRICS),
@@ -200,6 +202,16 @@ _GROUPS = {"iot_": ("iot", IotSettings), "firehose_": ("firehose", FirehoseSetti
            "streaming_": ("streaming", StreamingSettings)}
 
 SETTING_NAMES = tuple(_PARSERS)
+
+
+def parse_replay_retention(setting: str, raw: Any) -> int:
+    """The writer's failed batches reach their queue up to an hour old (the event source
+    mapping's maximum record age); a day more is what an operator gets to replay them."""
+    try:
+        return parse_int(setting, raw, 25, 8760)
+    except SettingError:
+        raise SettingError(setting, raw, "25 to 8760 hours (the writer's 1 h maximum record age plus at "
+                                         "least a day to replay failed batches)") from None
 
 
 def parse_load_trigger(setting: str, raw: Any) -> str:

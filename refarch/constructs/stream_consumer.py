@@ -16,16 +16,27 @@ from refarch.constructs.alarms import FIVE_MINUTES, alarm_when
 from refarch.constructs.nag import acknowledge, acknowledge_kms_grant_families
 
 
+# An operator needs at least this long to replay a failed batch before its records expire.
+MIN_REPLAY_WINDOW = Duration.days(1)
+
+
 class StreamConsumer(Construct):
     """Consumes `stream` with `function`, reporting partial batch failures.
 
     A failing batch is bisected to isolate the bad record; after `retry_attempts` or
     `max_record_age` the record's metadata goes to an encrypted SQS queue, so a
     poison record never blocks its shard for longer than that.
+
+    The queue holds where the records are, not the records: `refarch replay` fetches them
+    from the stream while it still holds them. A record reaches the queue at most
+    `max_record_age` old, so it stays replayable for `stream_retention - max_record_age`
+    (the replay window, at least a day); an alarm fires when the oldest failed batch has
+    used up all but a day (or half) of it.
     """
 
     def __init__(self, scope: Construct, id: str, *, stream: kinesis.IStream,
-                 function: lambda_.IFunction, key: kms.IKey, batch_size: int = 100,
+                 function: lambda_.IFunction, key: kms.IKey, stream_retention: Duration,
+                 batch_size: int = 100,
                  retry_attempts: int = 3, max_record_age: Duration = Duration.hours(1),
                  max_batching_window: Duration = Duration.seconds(1),
                  iterator_age_alarm: Duration = Duration.minutes(5),
@@ -37,6 +48,14 @@ class StreamConsumer(Construct):
             raise ValueError(f"StreamConsumer retry_attempts={retry_attempts!r}: allowed 0 to 10000")
         if not 60 <= max_record_age.to_seconds() <= 604800:
             raise ValueError("StreamConsumer max_record_age: allowed 1 minute to 7 days")
+        window = stream_retention.to_seconds() - max_record_age.to_seconds()
+        if window < MIN_REPLAY_WINDOW.to_seconds():
+            raise ValueError(
+                f"StreamConsumer stream_retention={stream_retention.to_hours():g} h with max_record_age="
+                f"{max_record_age.to_seconds() / 3600:g} h leaves {window / 3600:g} h to replay a failed batch:"
+                f" allowed a retention of at least {max_record_age.to_seconds() / 3600 + 24:g} h")
+        self.replay_window = Duration.seconds(window)
+        self.function, self.stream = function, stream
 
         self.dead_letter_queue = sqs.Queue(
             self, "FailedBatches", encryption=sqs.QueueEncryption.KMS, encryption_master_key=key,
@@ -71,5 +90,21 @@ class StreamConsumer(Construct):
             self, "Throttles", topic=alarm_topic, above=0,
             metric=function.metric_throttles(period=FIVE_MINUTES, statistic="Sum"),
             description="The consumer function was throttled")
+        # The queue's age is the batch's time since it failed; its records expire from the
+        # stream within `replay_window` of that. Warn a day (or half the window) ahead.
+        warn_after = window - min(86400, window / 2)
+        self.replay_deadline_alarm = alarm_when(
+            self, "FailedBatchNearExpiry", topic=alarm_topic, above=warn_after,
+            metric=self.dead_letter_queue.metric_approximate_age_of_oldest_message(
+                period=FIVE_MINUTES, statistic="Maximum"),
+            description=f"A failed batch has waited {warn_after / 3600:g} h: its records leave the stream "
+                        f"within {(window - warn_after) / 3600:g} h. Run `refarch replay` for this stack now")
         self.alarms: list[cloudwatch.Alarm] = [self.iterator_age_alarm, self.dead_letter_alarm,
-                                               self.errors_alarm, self.throttles_alarm]
+                                               self.errors_alarm, self.throttles_alarm,
+                                               self.replay_deadline_alarm]
+
+    def outputs(self) -> dict[str, str]:
+        """The stack outputs `refarch replay` reads (names as refarch.replay expects them)."""
+        return {"FailedBatchesQueueUrl": self.dead_letter_queue.queue_url,
+                "ConsumerFunctionName": self.function.function_name,
+                "ConsumedStreamName": self.stream.stream_name}

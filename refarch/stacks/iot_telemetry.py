@@ -78,7 +78,8 @@ class IotTelemetryStack(Stack):
         data_key.grant(writer.role, "kms:Decrypt", "kms:GenerateDataKey")
 
         self.consumer = StreamConsumer(self, "Consume", stream=self.stream, function=self.writer,
-                                       key=data_key, batch_size=settings.batch_size,
+                                       key=data_key, stream_retention=Duration.hours(settings.retention_hours),
+                                       batch_size=settings.batch_size,
                                        alarm_topic=self.ops_topic)
         self.quarantine_alarm = alarm_when(
             self, "QuarantinedReadings", topic=self.ops_topic, above=0,
@@ -101,4 +102,5 @@ class IotTelemetryStack(Stack):
             "QuarantineQueueUrl": self.quarantine.queue_url, "AlertTopicArn": self.alert_topic.topic_arn,
             "TopicFilter": TOPIC_FILTER,
             "AlertRules": json.dumps([{"metric": m, "op": op, "value": v} for m, op, v in settings.alert_rules]),
+            **self.consumer.outputs(),   # what `refarch replay IotTelemetry` reads
         })

@@ -27,7 +27,7 @@ def only(template: Template, kind: str) -> dict:
 def test_stream_is_encrypted_with_the_baseline_data_key(template):
     template.has_resource_properties("AWS::Kinesis::Stream", {
         "StreamEncryption": {"EncryptionType": "KMS", "KeyId": DATA_KEY_OUTPUT},
-        "RetentionPeriodHours": 24,
+        "RetentionPeriodHours": 168,   # a week to replay failed batches (refarch replay)
         "StreamModeDetails": {"StreamMode": "PROVISIONED"},
         "ShardCount": 1,
     })
@@ -107,8 +107,8 @@ def test_writer_runs_in_the_isolated_vpc_with_its_configuration(template):
 def test_alarms_cover_lag_failures_errors_throttles_quarantine_and_rule_errors_and_notify_ops(template):
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
     metrics = sorted(a["Properties"]["MetricName"] for a in alarms.values())
-    assert metrics == ["Errors", "Failure", "IteratorAge", "NumberOfMessagesSent", "NumberOfMessagesSent",
-                       "Throttles"]
+    assert metrics == ["ApproximateAgeOfOldestMessage", "Errors", "Failure", "IteratorAge", "NumberOfMessagesSent",
+                       "NumberOfMessagesSent", "Throttles"]
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": ops_topic_id(template)}]
 
