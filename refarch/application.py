@@ -37,6 +37,7 @@ def build_stacks(app: App, settings: Settings) -> dict[str, Stack]:
     baseline = SecurityBaselineStack(
         app, BASELINE, stack_name=name(BASELINE), env=env,
         settings=settings.baseline, retain_data=settings.retains_data,
+        termination_protection=settings.retains_data,  # prod: deleting the baseline takes two steps
         description="refarch: KMS keys, isolated VPC, endpoints, flow logs, access logs, CloudTrail")
     stacks: dict[str, Stack] = {BASELINE: baseline}
     shared = dict(env=env, data_key=baseline.data_key, retain_data=settings.retains_data)
