@@ -24,6 +24,8 @@ Runtime properties (group "refarch.job" in /etc/flink/application_properties.jso
     sink.<name>.stream.arn  one per sink table of the job, e.g. sink.pageviews.stream.arn
     source.idle.timeout     Flink duration, default "1 min": a shard or reader with no
                             records stops holding the watermark back after this long
+    state.ttl               Flink duration, optional: how long keyed state that no window or
+                            join cleans up (de-duplication keys) is kept after its last use
     job.name                job folder to run; optional when the zip holds only one
 
 A property key maps to its placeholder by upper-casing it and turning '.' and '-' into
@@ -189,6 +191,8 @@ def configure(table_env: Any, mode: str, properties: Mapping[str, Any], job_name
     config = table_env.get_config()
     config.set("table.local-time-zone", "UTC")
     config.set("pipeline.name", f"refarch-{job_name}")
+    if properties.get("state.ttl"):
+        config.set("table.exec.state.ttl", str(properties["state.ttl"]))
     if mode == "local":
         config.set("parallelism.default", "1")
     else:

@@ -87,7 +87,7 @@ class _Runs:
 
 def _flink(settings):
     from refarch.local.flink_sql import run_flink_job
-    return _Runs([run_flink_job("clickstream", size=300), run_flink_job("adtech", size=300)])
+    return _Runs([run_flink_job("clickstream", size=300)])
 
 
 # Each pattern's local run at its demo size; the tests call the same functions smaller.

@@ -1,6 +1,6 @@
 """The Flink SQL jobs, run locally on PyFlink 1.20: the same queries as in the cloud, on files.
 
-`run_flink_job("clickstream" | "adtech")` writes seeded events as JSON lines, renders the
+`run_flink_job("clickstream")` writes seeded events as JSON lines, renders the
 job's statements with jobs/flink/main.py (local mode: filesystem tables in place of
 Kinesis), runs them in STREAMING mode as one StatementSet on one task, and reads back what
 every sink table wrote.
@@ -17,8 +17,7 @@ the generator places its records on purpose:
                 visitor is still active (clicks less than 30 minutes apart ever since):
                 then the session is still open and Flink merges the click into it, as a
                 session window should. It is a 5xx, so it still reaches the alert filter;
-  malformed     an event time that does not parse (clickstream) or an unknown event type
-                (adtech): the job skips it instead of failing.
+  malformed     an event time that does not parse: the job skips it instead of failing.
 
 The report checks itself two ways: every sink's rows must equal the rows of a small
 event-time model in this module (windows fired when the watermark passes their end,
@@ -50,7 +49,7 @@ from typing import Any
 from refarch.paths import JOBS_ROOT
 
 FLINK_JOBS = JOBS_ROOT / "flink"
-JOBS = ("clickstream", "adtech")
+JOBS = ("clickstream",)   # the ad-tech job has its own local run: refarch/local/adtech_job.py
 START = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)   # fixed: a seeded run is reproducible
 MINUTE = 60_000   # milliseconds
 TUMBLE, SLIDE, HOP_SIZE, SESSION_GAP = MINUTE, MINUTE, 5 * MINUTE, 30 * MINUTE   # as in queries/*.sql
@@ -128,36 +127,8 @@ def generate_clickstream(size: int, seed: int) -> list[dict]:
     return ordered[:middle] + [malformed] + ordered[middle:]
 
 
-def generate_adtech(size: int, seed: int) -> list[dict]:
-    """`size` ad events over ~50 minutes: impressions, ~12% followed by a click 1-30 s
-    later, plus one late impression and one record with an unknown event_type."""
-    rng = random.Random(seed)
-    campaigns, placements = ["campaign-1", "campaign-2", "campaign-3"], ["placement-a", "placement-b"]
-    events, times = [], []
-    offsets = [0, 50 * MINUTE]   # the first and last impressions fix the span
-    while len(events) < size - 2:
-        moment = _start_ms() + (offsets.pop() if offsets else rng.randrange(50 * MINUTE))
-        ad = {"campaign_id": rng.choice(campaigns), "placement_id": rng.choice(placements)}
-        events.append(ad | {"event_type": "impression", "event_time": iso(moment)})
-        times.append(moment)
-        if rng.random() < 0.12:
-            moment += rng.randrange(1_000, 30_000)
-            events.append(ad | {"event_type": "click", "event_time": iso(moment)})
-            times.append(moment)
-    events, times = events[:size - 2], times[:size - 2]
-    ordered = _shuffle_within_bound(rng, events, times)
-    late_ms = min(times) + rng.randrange(60_000)
-    late = {"campaign_id": campaigns[0], "placement_id": placements[0], "event_type": "impression",
-            "event_time": iso(late_ms)}
-    ordered = _insert_late(ordered, late, late_ms)
-    unknown = {"campaign_id": campaigns[1], "placement_id": placements[1], "event_type": "hover",
-               "event_time": iso(_start_ms() + 90_000)}
-    middle = len(ordered) // 2
-    return ordered[:middle] + [unknown] + ordered[middle:]
-
-
 GENERATORS: dict[str, Callable[[int, int], list[dict]]] = {
-    "clickstream": generate_clickstream, "adtech": generate_adtech}
+    "clickstream": generate_clickstream}
 
 
 # --- the event-time model (what Flink must produce) -----------------------------------
@@ -284,40 +255,8 @@ def _session_row(visitor: str, session: list[int]) -> dict:
             "page_views": session[2]}
 
 
-def _adtech_model(arrivals: list[_Arrival]) -> _Model:
-    impressions: Counter = Counter()
-    clicks: Counter = Counter()
-    model = _Model(rows={})
-    newest = None
-    for a in arrivals:
-        kind = a.event.get("event_type")
-        if a.ms is None:
-            continue
-        before, newest = newest, a.ms if newest is None else max(newest, a.ms)
-        if kind not in ("impression", "click"):
-            continue   # advances the watermark (assigned at the source) but is never counted
-        model.windowed += 1
-        key = (a.event.get("campaign_id"), a.event.get("placement_id"))
-        hops = [s for s in _hop_windows(a.ms) if not a.fired(s + HOP_SIZE)]
-        for s in hops:
-            (impressions if kind == "impression" else clicks)[(s, *key)] += 1
-        if len(hops) < HOP_SIZE // SLIDE:
-            model.late += 1
-        elif before is not None and a.ms < before:
-            model.out_of_order += 1
-    model.rows["ctr_5m"] = [
-        {"window_start": _at(s), "window_end": _at(s + HOP_SIZE), "campaign_id": campaign,
-         "placement_id": placement, "impressions": impressions[(s, campaign, placement)],
-         "clicks": clicks[(s, campaign, placement)],
-         "ctr": (clicks[(s, campaign, placement)] / impressions[(s, campaign, placement)]
-                 if impressions[(s, campaign, placement)] else None)}
-        for (s, campaign, placement) in sorted(set(impressions) | set(clicks))]
-    model.counts = {"hop_memberships": sum(impressions.values()) + sum(clicks.values())}
-    return model
-
-
 MODELS: dict[str, Callable[[list[_Arrival]], _Model]] = {
-    "clickstream": _clickstream_model, "adtech": _adtech_model}
+    "clickstream": _clickstream_model}
 
 
 # --- the report ----------------------------------------------------------------------
@@ -334,7 +273,7 @@ def _normalized(rows: Iterable[dict]) -> list[dict]:
 class FlinkRunReport:
     job: str
     records_in: int
-    skipped: int             # no parsable event time (adtech: or an unknown event type)
+    skipped: int             # no parsable event time
     out_of_order: int        # arrived behind a newer record, inside the bound: counted
     late: int                # arrived behind the watermark: dropped from its (first) windows
     watermark_bound_s: int
@@ -373,12 +312,6 @@ class FlinkRunReport:
             alerts = len(self.rows.get("server_error_alerts", []))
             if alerts != self.counts.get("errors_in"):
                 found.append(f"{alerts} alerts for {self.counts.get('errors_in')} 5xx records in")
-        else:
-            counted = sum(r["impressions"] + r["clicks"] for r in self.rows.get("ctr_5m", []))
-            if counted > HOP_SIZE // SLIDE * (windowed - self.late):
-                found.append(f"{counted} window memberships exceed 5 x {windowed - self.late} counted records")
-            if counted != self.counts.get("hop_memberships"):
-                found.append(f"window memberships {counted}, model {self.counts.get('hop_memberships')}")
         return found
 
     def rows_summary(self) -> list[tuple[str, str]]:
@@ -412,9 +345,6 @@ def _describe(table: str, rows: list[dict]) -> str:
         return f"{len(rows)} sessions, {sum(r['page_views'] for r in rows)} page views"
     if table == "server_error_alerts":
         return f"{len(rows)} alerts"
-    if table == "ctr_5m":
-        impressions, clicks = sum(r["impressions"] for r in rows), sum(r["clicks"] for r in rows)
-        return f"{len(rows)} campaign-placement windows ({impressions} impressions, {clicks} clicks counted)"
     return f"{len(rows)} rows"
 
 

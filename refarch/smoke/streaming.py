@@ -1,5 +1,5 @@
-"""StreamingSqlAnalytics smoke: events onto the source streams; on AWS, the Flink SQL jobs' windows
-arrive on the sink streams.
+"""StreamingSqlAnalytics smoke: events onto the source stream; on AWS, the Flink SQL job's windows
+arrive on the sink streams (the ad-tech job moved to the AdTech stack: refarch/smoke/adtech.py).
 
 LocalStack's free edition accepts Managed Service for Apache Flink applications only as no-ops,
 so there the sink steps are reported as not runnable; the SQL keeps its proof on local PyFlink
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from refarch.local.flink_sql import generate_adtech, generate_clickstream
+from refarch.local.flink_sql import generate_clickstream
 from refarch.smoke.report import SmokeReport
 from refarch.smoke.target import Progress, Target, poll
 
@@ -20,7 +20,6 @@ NO_FLINK = "Managed Service for Apache Flink is accepted by LocalStack's free ed
 JOBS = {
     "ClickEventsStreamName": (lambda: generate_clickstream(60, 21), (
         "ClickstreamPageviewsStreamName", "ClickstreamErrorrateStreamName", "ClickstreamSessionsStreamName")),
-    "AdEventsStreamName": (lambda: generate_adtech(60, 22), ("AdtechCtrStreamName",)),
 }
 
 
@@ -32,7 +31,7 @@ def smoke_streaming(target: Target, stack_name: str, *, timeout: float, progress
     for source, (generate, sinks) in JOBS.items():
         events = generate()
         response = kinesis.put_records(StreamName=outputs[source], Records=[
-            {"PartitionKey": str(e.get("visitor_id") or e.get("campaign_id")), "Data": json.dumps(e).encode()}
+            {"PartitionKey": str(e["visitor_id"]), "Data": json.dumps(e).encode()}
             for e in events])
         report.expect(f"events on {outputs[source]}", response["FailedRecordCount"] == 0,
                       f"{len(events)} events put", f"{response['FailedRecordCount']} of {len(events)} rejected")

@@ -19,7 +19,6 @@ from refarch.local.flink_sql import (
     FLINK_JOBS,
     FlinkReportMismatch,
     FlinkRunReport,
-    generate_adtech,
     generate_clickstream,
     load_entry,
     run_flink_job,
@@ -37,10 +36,6 @@ CLOUD_PROPERTIES = {
         "sink.errorrate.stream.arn": "arn:aws:kinesis:eu-west-1:111122223333:stream/error-rate",
         "sink.sessions.stream.arn": "arn:aws:kinesis:eu-west-1:111122223333:stream/sessions",
         "sink.alerts.stream.arn": "arn:aws:kinesis:eu-west-1:111122223333:stream/alerts"},
-    "adtech": {
-        "aws.region": "eu-west-1",
-        "source.stream.arn": "arn:aws:kinesis:eu-west-1:111122223333:stream/ad-events",
-        "sink.ctr.stream.arn": "arn:aws:kinesis:eu-west-1:111122223333:stream/ctr"},
 }
 LOCAL_PROPERTIES = {"source.path": "/tmp/in", "output.path": "/tmp/out"}
 SQL_FILES = sorted(FLINK_JOBS.glob("*/*/*.sql"))
@@ -95,19 +90,19 @@ def test_a_missing_property_raises_naming_the_property_its_placeholder_and_file(
 
 def test_local_statements_need_only_the_two_paths():
     with pytest.raises(main.JobConfigurationError, match=r"'output\.path'"):
-        main.render_statements(FLINK_JOBS / "adtech", "local", {"source.path": "/tmp/in"})
-    ddl, _ = render("adtech", "local")
-    assert "'path' = '/tmp/in'" in ddl[0] and "'path' = '/tmp/out/ctr_5m'" in ddl[1]
+        main.render_statements(FLINK_JOBS / "clickstream", "local", {"source.path": "/tmp/in"})
+    ddl, _ = render("clickstream", "local")
+    assert "'path' = '/tmp/in'" in ddl[0] and "'path' = '/tmp/out/page_views_per_minute'" in ddl[1]
 
 
 def test_a_property_value_with_a_quote_is_refused():
     with pytest.raises(main.JobConfigurationError, match="aws.region"):
-        render("adtech", **{"aws.region": "eu-west-1' , 'x' = 'y"})
+        render("clickstream", **{"aws.region": "eu-west-1' , 'x' = 'y"})
 
 
 def test_an_unknown_mode_is_refused():
     with pytest.raises(main.JobConfigurationError, match="mode='test'"):
-        main.render_statements(FLINK_JOBS / "adtech", "test", {})
+        main.render_statements(FLINK_JOBS / "clickstream", "test", {})
 
 
 @pytest.mark.parametrize("job", sorted(CLOUD_PROPERTIES))
@@ -197,12 +192,6 @@ def test_the_generator_writes_a_late_record_after_the_watermark_has_passed_it():
     assert sum(1 for t in times if not t[0].isdigit()) == 1   # one malformed event time
 
 
-def test_the_adtech_generator_mixes_impressions_clicks_and_one_unknown_type():
-    kinds = [e["event_type"] for e in generate_adtech(80, seed=3)]
-    assert len(kinds) == 80 and kinds.count("hover") == 1
-    assert kinds.count("click") > 0 and kinds.count("impression") > kinds.count("click")
-
-
 def test_a_report_whose_rows_differ_from_the_model_raises():
     window = {"window_start": datetime(2024, 5, 1, 10, tzinfo=UTC),
               "window_end": datetime(2024, 5, 1, 10, 1, tzinfo=UTC), "page": "/", "page_views": 2}
@@ -216,7 +205,7 @@ def test_run_flink_job_refuses_an_unknown_job_or_size_before_starting_flink():
     with pytest.raises(ValueError, match="job='nope'"):
         run_flink_job("nope")
     with pytest.raises(ValueError, match="size=5"):
-        run_flink_job("adtech", size=5)
+        run_flink_job("clickstream", size=5)
 
 
 # --- the jobs on PyFlink ---------------------------------------------------------------
@@ -341,63 +330,8 @@ def test_a_click_too_late_for_its_minute_still_joins_its_visitors_open_session(f
         ("v2", at("10:55:00"), at("11:25:00"), 1)]
 
 
-def ad(campaign: str, placement: str, kind: str, clock: str) -> dict:
-    return {"campaign_id": campaign, "placement_id": placement, "event_type": kind,
-            "event_time": f"2024-05-01T{clock}Z"}
-
-
-AD_EVENTS = [
-    ad("c1", "p1", "impression", "12:00:10"),
-    ad("c1", "p1", "impression", "12:00:20"),
-    ad("c1", "p1", "click", "12:00:25"),
-    ad("c1", "p2", "impression", "12:00:30"),
-    ad("c2", "p1", "impression", "12:01:05"),
-    ad("c1", "p1", "impression", "12:00:57"),   # out of order: 8 s behind, watermark 12:00:55
-    ad("c1", "p1", "click", "12:02:00"),
-    ad("c2", "p1", "click", "12:03:10"),
-    ad("c1", "p1", "impression", "12:20:00"),
-    ad("c1", "p1", "click", "12:01:30"),        # late: watermark 12:19:50
-    ad("c2", "p1", "impression", "12:21:00"),
-    ad("c2", "p1", "hover", "12:21:30"),         # unknown event type: not counted
-]
-
-
-@pytest.fixture(scope="module")
-def ads_run(flink_env) -> FlinkRunReport:
-    return run_flink_job("adtech", AD_EVENTS, table_env=flink_env)
-
-
 @flink
-def test_click_through_rate_per_campaign_and_placement_over_five_minutes(ads_run):
-    assert (ads_run.records_in, ads_run.skipped, ads_run.out_of_order, ads_run.late) == (12, 1, 1, 1)
-    ctr = [(r["campaign_id"], r["placement_id"], hhmm(r["window_start"]), r["impressions"], r["clicks"], r["ctr"])
-           for r in ads_run.rows["ctr_5m"]]
-    by_key = {}
-    for campaign, placement, start, impressions, clicks, rate in ctr:
-        by_key.setdefault((campaign, placement), []).append((start, impressions, clicks, rate))
-    assert by_key[("c1", "p1")] == [
-        ("11:56", 3, 1, 1 / 3),   # the impression 8 s out of order is counted
-        ("11:57", 3, 1, 1 / 3),   # the late click at 12:01:30 is not
-        ("11:58", 3, 2, 2 / 3),
-        ("11:59", 3, 2, 2 / 3),
-        ("12:00", 3, 2, 2 / 3),
-        ("12:01", 0, 1, None),    # clicks without impressions in the window: no rate
-        ("12:02", 0, 1, None),
-        ("12:16", 1, 0, 0.0), ("12:17", 1, 0, 0.0), ("12:18", 1, 0, 0.0), ("12:19", 1, 0, 0.0),
-        ("12:20", 1, 0, 0.0),
-    ]
-    assert by_key[("c1", "p2")] == [(f"{m}", 1, 0, 0.0) for m in ("11:56", "11:57", "11:58", "11:59", "12:00")]
-    assert by_key[("c2", "p1")] == [
-        ("11:57", 1, 0, 0.0), ("11:58", 1, 0, 0.0),
-        ("11:59", 1, 1, 1.0), ("12:00", 1, 1, 1.0), ("12:01", 1, 1, 1.0),
-        ("12:02", 0, 1, None), ("12:03", 0, 1, None),
-        ("12:17", 1, 0, 0.0), ("12:18", 1, 0, 0.0), ("12:19", 1, 0, 0.0), ("12:20", 1, 0, 0.0),
-        ("12:21", 1, 0, 0.0),
-    ]
-
-
-@flink
-@pytest.mark.parametrize("job", ["clickstream", "adtech"])
+@pytest.mark.parametrize("job", ["clickstream"])
 def test_a_seeded_generated_run_matches_the_event_time_model(job, flink_env):
     report = run_flink_job(job, size=120, seed=3, table_env=flink_env)   # raises if it does not
     assert (report.records_in, report.skipped, report.late) == (120, 1, 1)
@@ -407,7 +341,7 @@ def test_a_seeded_generated_run_matches_the_event_time_model(job, flink_env):
 
 
 @flink
-@pytest.mark.parametrize("job", ["clickstream", "adtech"])
+@pytest.mark.parametrize("job", ["clickstream"])
 def test_cloud_and_local_tables_have_the_same_schema_and_watermark(job, flink_env):
     # Creating and describing a table needs no connector jar; planning the views over a
     # Kinesis table would (so the views are left out: they are shared by both modes anyway).
@@ -429,18 +363,3 @@ def test_cloud_and_local_tables_have_the_same_schema_and_watermark(job, flink_en
     source = schemas["local"][created_tables(render(job, "local")[0])[0]]
     assert ("event_rowtime", "TIMESTAMP_LTZ(3) *ROWTIME*", True, None,
             "AS COALESCE(`event_time`, TO_TIMESTAMP_LTZ(0, 3))", "`event_rowtime` - INTERVAL '10' SECOND") in source
-
-
-@flink
-def test_main_runs_a_job_folder_locally_from_the_command_line(flink_env, tmp_path):
-    source = tmp_path / "in"
-    source.mkdir()
-    (source / "events.json").write_text("".join(json.dumps(e) + "\n" for e in AD_EVENTS[:4]))
-    main.main(["--local", "--job", "adtech", "--property", f"source.path={source}",
-               "--property", f"output.path={tmp_path / 'out'}"])
-    written = [json.loads(line) for f in sorted((tmp_path / "out" / "ctr_5m").iterdir())
-               if not f.name.startswith(".") for line in f.read_text().splitlines()]
-    c1p1 = sorted((r["window_start"], r["impressions"], r["clicks"]) for r in written
-                  if (r["campaign_id"], r["placement_id"]) == ("c1", "p1"))
-    assert c1p1[0] == ("2024-05-01T11:56:00", 2, 1)
-    assert len(written) == 10   # c1/p1 and c1/p2, 5 windows each
