@@ -85,9 +85,10 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             "PYTHONDONTWRITEBYTECODE": "1",
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{config.runtime}",
         })
-        self.process = subprocess.Popen(
-            [python, "-u", str(WORKER)], cwd=task_root, env=environment, text=True,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log_file.open("a"))
+        with self.log_file.open("a") as log:  # the worker keeps its own descriptor
+            self.process = subprocess.Popen(
+                [python, "-u", str(WORKER)], cwd=task_root, env=environment, text=True,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)
         threading.Thread(target=self._read_replies, args=(self.process,), daemon=True).start()
         ready = self._next_reply(timeout=config.timeout)
         if ready is None or "error" in ready:
