@@ -130,6 +130,39 @@ class StreamingSettings:
     checkpoint_seconds: int = 60
 
 
+API_AUTH_MODES = ("iam", "api-key")
+
+
+@dataclass(frozen=True)
+class AdTechSettings:
+    """AdTech: expected ad-event load (sizes the stream), the job's attribution window, the
+    updater's ranking rules and the placement API's exploration, auth and limits."""
+
+    events_per_second: float = 1000.0
+    event_size_kb: float = 0.3
+    retention_hours: int = 24
+    attribution_minutes: int = 5
+    idle_timeout_seconds: int = 60
+    parallelism: int = 1
+    batch_size: int = 100
+    prior_ctr: float = 0.01
+    prior_impressions: float = 100.0
+    min_impressions: int = 30
+    exploration_share: float = 0.1
+    ranking_ttl_hours: int = 24
+    fallback_ad: str = "house-ad"
+    api_auth: str = "iam"
+    api_rate_per_second: int = 1000
+    api_burst: int = 2000
+    api_cache_seconds: int = 5
+    api_p99_ms: int = 100
+
+    @property
+    def shards(self) -> int:
+        """Provisioned shards for the ad-event stream (one consumer: the Flink job)."""
+        return shards_for(StreamLoad(self.events_per_second, self.event_size_kb, 1))
+
+
 @dataclass(frozen=True)
 class Settings:
     stage: str = "dev"
@@ -143,6 +176,7 @@ class Settings:
     lake: LakeSettings = field(default_factory=LakeSettings)
     warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
     streaming: StreamingSettings = field(default_factory=StreamingSettings)
+    adtech: AdTechSettings = field(default_factory=AdTechSettings)
 
     @property
     def retains_data(self) -> bool:
@@ -195,11 +229,29 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "streaming_parallelism_per_kpu": lambda k, v: parse_int(k, v, 1, 8),
     "streaming_autoscaling": lambda k, v: parse_bool(k, v),
     "streaming_checkpoint_seconds": lambda k, v: parse_int(k, v, 1, 3600),
+    "adtech_events_per_second": lambda k, v: parse_float(k, v, 0.001, 1_000_000),
+    "adtech_event_size_kb": lambda k, v: parse_float(k, v, 0.001, 1024),   # 1 MB Kinesis record limit
+    "adtech_retention_hours": lambda k, v: parse_int(k, v, 24, 8760),
+    "adtech_attribution_minutes": lambda k, v: parse_int(k, v, 1, 60),
+    "adtech_idle_timeout_seconds": lambda k, v: parse_int(k, v, 1, 3600),
+    "adtech_parallelism": lambda k, v: parse_int(k, v, 1, 1000),
+    "adtech_batch_size": lambda k, v: parse_int(k, v, 1, 10000),
+    "adtech_prior_ctr": lambda k, v: parse_float(k, v, 0.0001, 0.5),
+    "adtech_prior_impressions": lambda k, v: parse_float(k, v, 1, 1_000_000),
+    "adtech_min_impressions": lambda k, v: parse_int(k, v, 0, 1_000_000),
+    "adtech_exploration_share": lambda k, v: parse_float(k, v, 0, 0.5),
+    "adtech_ranking_ttl_hours": lambda k, v: parse_int(k, v, 1, 8760),
+    "adtech_fallback_ad": lambda k, v: parse_ad_id(k, v),
+    "adtech_api_auth": lambda k, v: parse_choice(k, v, API_AUTH_MODES),
+    "adtech_api_rate_per_second": lambda k, v: parse_int(k, v, 1, 10000),   # API Gateway's default account limit
+    "adtech_api_burst": lambda k, v: parse_int(k, v, 1, 5000),              # ... and its burst limit
+    "adtech_api_cache_seconds": lambda k, v: parse_int(k, v, 0, 300),
+    "adtech_api_p99_ms": lambda k, v: parse_int(k, v, 1, 29000),            # API Gateway's 29 s timeout
 }
 # prefix -> (Settings field, dataclass)
 _GROUPS = {"iot_": ("iot", IotSettings), "firehose_": ("firehose", FirehoseSettings),
            "lake_": ("lake", LakeSettings), "warehouse_": ("warehouse", WarehouseSettings),
-           "streaming_": ("streaming", StreamingSettings)}
+           "streaming_": ("streaming", StreamingSettings), "adtech_": ("adtech", AdTechSettings)}
 
 SETTING_NAMES = tuple(_PARSERS)
 
@@ -212,6 +264,16 @@ def parse_replay_retention(setting: str, raw: Any) -> int:
     except SettingError:
         raise SettingError(setting, raw, "25 to 8760 hours (the writer's 1 h maximum record age plus at "
                                          "least a day to replay failed batches)") from None
+
+
+_AD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")   # the ad-tech job's and the API's rule
+
+
+def parse_ad_id(setting: str, raw: Any) -> str:
+    value = str(raw).strip()
+    if not _AD_ID.match(value):
+        raise SettingError(setting, raw, "1 to 128 of A-Z a-z 0-9 . _ : - (starting with a letter or digit)")
+    return value
 
 
 def parse_load_trigger(setting: str, raw: Any) -> str:
