@@ -167,7 +167,7 @@ class AdTechSettings:
 class Settings:
     stage: str = "dev"
     patterns: tuple[str, ...] = PATTERN_NAMES
-    powertools_layer_version: int = DEFAULT_POWERTOOLS_LAYER_VERSION
+    powertools_layer_version: str = DEFAULT_POWERTOOLS_LAYER_VERSION  # a Powertools release
     account: str = DUMMY_ACCOUNT
     region: str = DUMMY_REGION
     baseline: BaselineSettings = field(default_factory=BaselineSettings)
@@ -192,7 +192,7 @@ IOT_METRICS: tuple[str, ...] = load_lambda_module("iot_writer", "iot_writer_sche
 _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "stage": lambda k, v: parse_choice(k, v, STAGES),
     "patterns": lambda k, v: parse_names(k, v, PATTERN_NAMES, may_be_empty=False),
-    "powertools_layer_version": lambda k, v: parse_int(k, v, 1, 1000),
+    "powertools_layer_version": lambda k, v: parse_powertools_release(k, v),
     "azs": lambda k, v: parse_int(k, v, 1, 3),
     "vpc_cidr": lambda k, v: parse_cidr(k, v, 16, 24),
     "interface_endpoints": lambda k, v: parse_names(k, v, INTERFACE_ENDPOINT_NAMES, may_be_empty=True),
@@ -274,6 +274,13 @@ def parse_ad_id(setting: str, raw: Any) -> str:
     if not _AD_ID.match(value):
         raise SettingError(setting, raw, "1 to 128 of A-Z a-z 0-9 . _ : - (starting with a letter or digit)")
     return value
+
+
+def parse_powertools_release(setting: str, raw: Any) -> str:
+    if not re.fullmatch(r"3\.\d{1,3}\.\d{1,3}", str(raw).strip()):
+        raise SettingError(setting, raw, "a Powertools for AWS Lambda (Python) v3 release, like "
+                           f"{DEFAULT_POWERTOOLS_LAYER_VERSION} (its public SSM parameter names the layer)")
+    return str(raw).strip()
 
 
 def parse_load_trigger(setting: str, raw: Any) -> str:

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from refarch.constructs.logs import encrypted_log_group
@@ -18,9 +19,23 @@ from refarch.constructs.nag import acknowledge
 from refarch.constructs.staging import source_files, stage
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
-# The AWS-managed Powertools layer (published by AWS in every commercial region).
-POWERTOOLS_LAYER = "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-x86_64:{version}"
-DEFAULT_POWERTOOLS_LAYER_VERSION = 27
+ARCHITECTURE = lambda_.Architecture.X86_64
+# A Powertools for AWS Lambda (Python) release; keep it equal to the dev pin in pyproject.toml,
+# the version the tests run the handlers on.
+DEFAULT_POWERTOOLS_LAYER_VERSION = "3.37.0"
+
+
+def powertools_layer_parameter_name(version: str) -> str:
+    """The public SSM parameter holding the ARN of the AWS-managed Powertools layer of
+    `version` (for this runtime and architecture). Powertools publishes it in every region
+    it publishes the layer in, so the ARN resolves at deploy time in any partition, instead
+    of being built from one account of the `aws` partition."""
+    return f"/aws/service/powertools/python/{ARCHITECTURE.name}/{RUNTIME.name}/{version}"
+
+
+def powertools_layer_name() -> str:
+    """The name of the AWS-managed layer the parameter points at, for this runtime."""
+    return f"AWSLambdaPowertoolsPythonV3-{RUNTIME.name.replace('.', '')}-{ARCHITECTURE.name}"
 
 
 def stage_asset(source: Path, extra_folders: Mapping[str, Path]) -> Path:
@@ -42,7 +57,7 @@ class PythonFunction(Construct):
                  environment: Mapping[str, str] | None = None, memory_mb: int = 512,
                  timeout: Duration = Duration.seconds(60), vpc: ec2.IVpc | None = None,
                  vpc_subnets: ec2.SubnetSelection | None = None,
-                 powertools_layer_version: int = DEFAULT_POWERTOOLS_LAYER_VERSION,
+                 powertools_layer_version: str = DEFAULT_POWERTOOLS_LAYER_VERSION,
                  extra_folders: Mapping[str, Path] | None = None,
                  reserved_concurrency: int | None = None) -> None:
         super().__init__(scope, id)
@@ -52,17 +67,18 @@ class PythonFunction(Construct):
             raise ValueError(f"PythonFunction memory_mb={memory_mb!r}: allowed 128 to 10240")
         if reserved_concurrency is not None and not 1 <= reserved_concurrency <= 1000:
             raise ValueError(f"PythonFunction reserved_concurrency={reserved_concurrency!r}: allowed 1 to 1000")
-        stack = Stack.of(self)
         self.log_group = encrypted_log_group(self, "Logs", key=key, retention_days=log_retention_days,
                                              removal_policy=removal_policy)
         # Own role instead of AWSLambdaBasicExecutionRole: logs go to this group only.
         self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
         self.log_group.grant_write(self.role)
-        layer = lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", POWERTOOLS_LAYER.format(
-            partition=stack.partition, region=stack.region, version=powertools_layer_version))
+        # One stack parameter per version (CDK shares it between the stack's functions).
+        layer = lambda_.LayerVersion.from_layer_version_arn(
+            self, "Powertools", ssm.StringParameter.value_for_string_parameter(
+                self, powertools_layer_parameter_name(powertools_layer_version)))
         self.function = lambda_.Function(
             self, "Function",
-            runtime=RUNTIME, architecture=lambda_.Architecture.X86_64,
+            runtime=RUNTIME, architecture=ARCHITECTURE,
             code=lambda_.Code.from_asset(str(stage_asset(source, extra_folders or {})),
                                          exclude=["__pycache__", "*.pyc"]),
             handler=handler, role=self.role, layers=[layer],

@@ -29,7 +29,7 @@ def access_log_columns() -> tuple[tuple[str, str], ...]:
 
 class FirehoseParquetStack(Stack):
     def __init__(self, scope: Construct, id: str, *, data_key: kms.IKey, access_logs: s3.IBucket,
-                 retain_data: bool, log_retention_days: int, powertools_layer_version: int,
+                 retain_data: bool, log_retention_days: int, powertools_layer_version: str,
                  database_name: str, buffer_mb: int, **kwargs) -> None:
         super().__init__(scope, id, **kwargs)
         removal = removal_policy(retain=retain_data)

@@ -34,7 +34,7 @@ TOPIC_FILTER = "devices/+/telemetry"
 class IotTelemetryStack(Stack):
     def __init__(self, scope: Construct, id: str, *, settings: IotSettings, data_key: kms.IKey,
                  vpc: ec2.IVpc, access_logs: s3.IBucket, retain_data: bool,
-                 log_retention_days: int, powertools_layer_version: int, **kwargs) -> None:
+                 log_retention_days: int, powertools_layer_version: str, **kwargs) -> None:
         super().__init__(scope, id, **kwargs)
         removal = removal_policy(retain=retain_data)
         self.ops_topic = ops_topic(self, "OpsTopic", key=data_key)

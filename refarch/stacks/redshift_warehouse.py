@@ -27,7 +27,7 @@ LAKE_PREFIXES = ("trades/", "trades_rejected/")
 class RedshiftWarehouseStack(Stack):
     def __init__(self, scope: Construct, id: str, *, settings: WarehouseSettings, data_key: kms.IKey,
                  vpc: ec2.IVpc, curated_bucket: str, lake_database: str, lake_job: str, retain_data: bool,
-                 log_retention_days: int, powertools_layer_version: int, **kwargs) -> None:
+                 log_retention_days: int, powertools_layer_version: str, **kwargs) -> None:
         super().__init__(scope, id, **kwargs)
         removal = removal_policy(retain=retain_data)
         self.ops_topic = ops_topic(self, "OpsTopic", key=data_key)

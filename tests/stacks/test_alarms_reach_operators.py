@@ -47,6 +47,12 @@ def test_glue_failures_reach_the_lake_ops_topic_through_eventbridge(synthesis):
         "state": ["Failed"]}
     topic = next(k for k, r in resources.items() if r["Type"] == "AWS::SNS::Topic")
     assert all(rule["Targets"][0]["Arn"] == {"Ref": topic} for rule in rules)
-    policy = next(r for r in resources.values() if r["Type"] == "AWS::SNS::TopicPolicy")
-    assert any(s.get("Principal") == {"Service": "events.amazonaws.com"} and s["Effect"] == "Allow"
-               for s in policy["Properties"]["PolicyDocument"]["Statement"])
+    # EventBridge publishes through a role of the lake's own (not as the events service, which
+    # would need a statement in the baseline key's policy), and that role may publish.
+    (role,) = {rule["Targets"][0]["RoleArn"]["Fn::GetAtt"][0] for rule in rules}
+    assert resources[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "events.amazonaws.com"}
+    (policy,) = [r for r in resources.values()
+                 if r["Type"] == "AWS::IAM::Policy" and {"Ref": role} in r["Properties"]["Roles"]]
+    assert {"Action": "sns:Publish", "Effect": "Allow", "Resource": {"Ref": topic}} in (
+        policy["Properties"]["PolicyDocument"]["Statement"])

@@ -94,8 +94,9 @@ def test_writer_runs_in_the_isolated_vpc_with_its_configuration(template):
     props = writer["Properties"]
     assert props["Handler"] == "iot_writer.handler"
     assert props["Runtime"] == "python3.13"
-    assert props["Layers"] == [
-        "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-x86_64:27"]
+    (layer,) = props["Layers"]  # the Powertools layer, from its public SSM parameter
+    assert template.to_json()["Parameters"][layer["Ref"]]["Default"] == (
+        "/aws/service/powertools/python/x86_64/python3.13/3.37.0")
     assert len(props["VpcConfig"]["SubnetIds"]) == 2
     env = props["Environment"]["Variables"]
     assert json.loads(env["ALERT_RULES"]) == [{"metric": "temperature", "op": ">", "value": 80.0},
