@@ -16,10 +16,6 @@ from refarch.constructs.alarms import FIVE_MINUTES, alarm_when
 from refarch.constructs.nag import acknowledge, acknowledge_kms_grant_families
 
 
-# An operator needs at least this long to replay a failed batch before its records expire.
-MIN_REPLAY_WINDOW = Duration.days(1)
-
-
 class StreamConsumer(Construct):
     """Consumes `stream` with `function`, reporting partial batch failures.
 
@@ -30,13 +26,14 @@ class StreamConsumer(Construct):
     The queue holds where the records are, not the records: `refarch replay` fetches them
     from the stream while it still holds them. A record reaches the queue at most
     `max_record_age` old, so it stays replayable for `stream_retention - max_record_age`
-    (the replay window, at least a day); an alarm fires when the oldest failed batch has
-    used up all but a day (or half) of it.
+    (the replay window; with `min_replay_window`, synth refuses a shorter one); an alarm
+    fires when the oldest failed batch has used up all but a day (or half) of it.
+    `stream_retention` defaults to the stream's own, when it is a Stream of this app.
     """
 
     def __init__(self, scope: Construct, id: str, *, stream: kinesis.IStream,
-                 function: lambda_.IFunction, key: kms.IKey, stream_retention: Duration,
-                 batch_size: int = 100,
+                 function: lambda_.IFunction, key: kms.IKey, stream_retention: Duration | None = None,
+                 min_replay_window: Duration | None = None, batch_size: int = 100,
                  retry_attempts: int = 3, max_record_age: Duration = Duration.hours(1),
                  max_batching_window: Duration = Duration.seconds(1),
                  iterator_age_alarm: Duration = Duration.minutes(5),
@@ -48,12 +45,14 @@ class StreamConsumer(Construct):
             raise ValueError(f"StreamConsumer retry_attempts={retry_attempts!r}: allowed 0 to 10000")
         if not 60 <= max_record_age.to_seconds() <= 604800:
             raise ValueError("StreamConsumer max_record_age: allowed 1 minute to 7 days")
+        stream_retention = stream_retention or _retention_of(stream)
         window = stream_retention.to_seconds() - max_record_age.to_seconds()
-        if window < MIN_REPLAY_WINDOW.to_seconds():
+        minimum = (min_replay_window or Duration.hours(1)).to_seconds()
+        if window < minimum:
             raise ValueError(
                 f"StreamConsumer stream_retention={stream_retention.to_hours():g} h with max_record_age="
                 f"{max_record_age.to_seconds() / 3600:g} h leaves {window / 3600:g} h to replay a failed batch:"
-                f" allowed a retention of at least {max_record_age.to_seconds() / 3600 + 24:g} h")
+                f" allowed a retention of at least {(max_record_age.to_seconds() + minimum) / 3600:g} h")
         self.replay_window = Duration.seconds(window)
         self.function, self.stream = function, stream
 
@@ -108,3 +107,10 @@ class StreamConsumer(Construct):
         return {"FailedBatchesQueueUrl": self.dead_letter_queue.queue_url,
                 "ConsumerFunctionName": self.function.function_name,
                 "ConsumedStreamName": self.stream.stream_name}
+
+
+def _retention_of(stream: kinesis.IStream) -> Duration:
+    """The retention a Stream of this app was given (Kinesis's default of 24 hours if none)."""
+    child = stream.node.default_child
+    hours = getattr(child, "retention_period_hours", None) if isinstance(child, kinesis.CfnStream) else None
+    return Duration.hours(hours or 24)

@@ -79,7 +79,7 @@ class IotTelemetryStack(Stack):
 
         self.consumer = StreamConsumer(self, "Consume", stream=self.stream, function=self.writer,
                                        key=data_key, stream_retention=Duration.hours(settings.retention_hours),
-                                       batch_size=settings.batch_size,
+                                       min_replay_window=Duration.days(1), batch_size=settings.batch_size,
                                        alarm_topic=self.ops_topic)
         self.quarantine_alarm = alarm_when(
             self, "QuarantinedReadings", topic=self.ops_topic, above=0,

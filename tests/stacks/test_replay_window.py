@@ -62,10 +62,22 @@ def test_the_consumer_refuses_a_replay_window_under_a_day():
     function = lambda_.Function(stack, "Fn", runtime=lambda_.Runtime.PYTHON_3_13, handler="x.handler",
                                 code=lambda_.Code.from_inline("def handler(e, c): pass"))
     with pytest.raises(ValueError, match="leaves 23 h to replay a failed batch: allowed a retention of at least 25 h"):
-        StreamConsumer(stack, "C", stream=stream, function=function, key=key, stream_retention=Duration.hours(24))
+        StreamConsumer(stack, "C", stream=stream, function=function, key=key, stream_retention=Duration.hours(24),
+                       min_replay_window=Duration.days(1))
     consumer = StreamConsumer(stack, "Ok", stream=stream, function=function, key=key,
-                              stream_retention=Duration.hours(25))
+                              stream_retention=Duration.hours(25), min_replay_window=Duration.days(1))
     assert consumer.replay_window.to_hours() == 24
     alarm = Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm", {
         "Properties": {"MetricName": "ApproximateAgeOfOldestMessage"}})
     assert [a["Properties"]["Threshold"] for a in alarm.values()] == [12 * HOUR]   # half of a one-day window
+
+
+def test_the_consumer_reads_the_retention_of_a_stream_of_this_app():
+    stack = Stack(App(), "Inferred")
+    key = kms.Key(stack, "Key")
+    function = lambda_.Function(stack, "Fn", runtime=lambda_.Runtime.PYTHON_3_13, handler="x.handler",
+                                code=lambda_.Code.from_inline("def handler(e, c): pass"))
+    week = kinesis.Stream(stack, "Week", retention_period=Duration.hours(168))
+    default = kinesis.Stream(stack, "Default")
+    assert StreamConsumer(stack, "A", stream=week, function=function, key=key).replay_window.to_hours() == 167
+    assert StreamConsumer(stack, "B", stream=default, function=function, key=key).replay_window.to_hours() == 23
