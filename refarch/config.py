@@ -17,6 +17,7 @@ from refarch.constructs.logs import RETENTION_DAYS
 from refarch.constructs.network import INTERFACE_SERVICES
 from refarch.constructs.python_function import DEFAULT_POWERTOOLS_LAYER_VERSION
 from refarch.constructs.warehouse import NODE_TYPES, SINGLE_NODE_TYPES
+from refarch.constructs.zones import MAX_AZS, zone_id_prefix, zone_kind, zones_outside
 from refarch.endpoint_needs import check_interface_endpoints, needed_interface_endpoints
 from refarch.lambda_code import load_lambda_module
 from refarch.patterns import BASELINE, PATTERN_NAMES, REQUIRES
@@ -51,7 +52,7 @@ _OUR_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 class BaselineSettings:
     """Sizing of the SecurityBaseline stack."""
 
-    azs: int = 2
+    azs: int | tuple[str, ...] = 2  # a count, or the zones by name or id
     vpc_cidr: str = "10.40.0.0/16"
     interface_endpoints: tuple[str, ...] = DEFAULT_INTERFACE_ENDPOINTS
     log_retention_days: int = 365
@@ -193,7 +194,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "stage": lambda k, v: parse_choice(k, v, STAGES),
     "patterns": lambda k, v: parse_names(k, v, PATTERN_NAMES, may_be_empty=False),
     "powertools_layer_version": lambda k, v: parse_powertools_release(k, v),
-    "azs": lambda k, v: parse_int(k, v, 1, 3),
+    "azs": lambda k, v: parse_azs(k, v),
     "vpc_cidr": lambda k, v: parse_cidr(k, v, 16, 24),
     "interface_endpoints": lambda k, v: parse_names(k, v, INTERFACE_ENDPOINT_NAMES, may_be_empty=True),
     "log_retention_days": lambda k, v: parse_int_choice(k, v, LOG_RETENTION_DAYS),
@@ -283,6 +284,21 @@ def parse_powertools_release(setting: str, raw: Any) -> str:
     return str(raw).strip()
 
 
+def parse_azs(setting: str, raw: Any) -> int | tuple[str, ...]:
+    """A count of zones (picked at deploy time), or the zones: names (us-east-1a) or ids (use1-az1)."""
+    allowed = f"a whole number from 1 to {MAX_AZS}, or 1 to {MAX_AZS} zone names (us-east-1a,us-east-1b) or zone ids (use1-az1,use1-az2)"
+    if isinstance(raw, int) or str(raw).strip().isdigit():
+        return parse_int(setting, raw, 1, MAX_AZS)
+    zones = tuple(z.strip() for z in (raw if isinstance(raw, (list, tuple)) else str(raw).split(",")) if z.strip())
+    try:
+        zone_kind(zones)
+    except ValueError:
+        raise SettingError(setting, raw, allowed) from None
+    if not 1 <= len(zones) <= MAX_AZS or len(set(zones)) != len(zones):
+        raise SettingError(setting, raw, allowed)
+    return zones
+
+
 def parse_load_trigger(setting: str, raw: Any) -> str:
     if str(raw).strip() == "after-etl":
         return "after-etl"
@@ -323,6 +339,10 @@ def settings_from_context(context: Mapping[str, Any], environ: Mapping[str, str]
                            f"with {' or '.join(SINGLE_NODE_TYPES)})")
     account = environ.get("CDK_DEFAULT_ACCOUNT") or DUMMY_ACCOUNT
     region = environ.get("CDK_DEFAULT_REGION") or DUMMY_REGION
+    zones = groups["baseline"].azs
+    if not isinstance(zones, int) and zones_outside(region, zones):
+        raise SettingError("azs", context["azs"], f"zones of the deploy region {region} "
+                           f"(its zone ids start with {zone_id_prefix(region)}-)")
     # Glue database names are per account and region: with the stage in them, dev and prod coexist.
     stage = top.get("stage", Settings.stage)
     groups["lake"] = replace(groups["lake"], database=f"{groups['lake'].database}_{stage}")

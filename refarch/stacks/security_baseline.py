@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Fn, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -13,7 +13,7 @@ from refarch.constructs.audit_trail import AuditTrail
 from refarch.constructs.buckets import access_log_bucket
 from refarch.constructs.keys import EncryptionKey
 from refarch.constructs.lifecycle import removal_policy
-from refarch.constructs.network import IsolatedNetwork
+from refarch.constructs.network import IsolatedNetwork, availability_zones
 from refarch.constructs.outputs import add_outputs
 
 
@@ -67,9 +67,9 @@ class SecurityBaselineStack(Stack):
 
     @property
     def availability_zones(self) -> list[str]:
-        # Zones by index, resolved at deploy time: without this override, CDK would look
-        # the zones up in the account at synth, which needs credentials.
-        return [Fn.select(i, Fn.get_azs()) for i in range(self._azs)]
+        # The zones named in settings, or picked by index at deploy time: without this
+        # override, CDK would look the zones up in the account at synth (credentials).
+        return availability_zones(self._azs)
 
     @property
     def data_key(self) -> kms.IKey:
