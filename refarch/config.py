@@ -23,7 +23,7 @@ from refarch.lambda_code import load_lambda_module
 from refarch.patterns import BASELINE, PATTERN_NAMES, REQUIRES
 from refarch.setting_parsers import (
     SettingError, parse_choice, parse_cidr, parse_float, parse_int, parse_int_choice, parse_names,
-    parse_bool, parse_glue_cron, parse_identifier, parse_threshold_rules,
+    parse_bool, parse_date, parse_glue_cron, parse_identifier, parse_threshold_rules,
 )
 from refarch.sizing import (
     DEFAULT_PUT_UNITS_PER_MILLION_USD, DEFAULT_SHARD_HOUR_USD, StreamLoad, shards_for,
@@ -88,10 +88,12 @@ class IotSettings:
 
 @dataclass(frozen=True)
 class FirehoseSettings:
-    """FirehoseParquet: the Glue database name and the delivery buffer."""
+    """FirehoseParquet: the Glue database name, the delivery buffer and the first log date."""
 
     database: str = "refarch_logs"  # the stage is appended: refarch_logs_dev
     buffer_mb: int = 128
+    # The table projects dt from this day to tomorrow; lines dated outside go to dt=undated.
+    first_log_date: str = "2020-01-01"
 
 
 @dataclass(frozen=True)
@@ -211,6 +213,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "iot_put_units_per_million_usd": lambda k, v: parse_float(k, v, 0, 10),
     "firehose_database": lambda k, v: parse_identifier(k, v, max_length=MAX_GLUE_NAME - len("_prod")),
     "firehose_buffer_mb": lambda k, v: parse_int(k, v, 64, 128),  # conversion needs >= 64 MB
+    "firehose_first_log_date": lambda k, v: parse_date(k, v, "1970-01-01", "2100-01-01"),
     "lake_database": lambda k, v: parse_identifier(k, v, max_length=MAX_GLUE_NAME - len("_prod")),
     "lake_crawl_schedule": lambda k, v: parse_glue_cron(k, v),
     "lake_worker_type": lambda k, v: parse_choice(k, v, ("G.1X", "G.2X", "G.4X", "G.8X")),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
 
@@ -84,6 +85,19 @@ def parse_cidr(setting: str, raw: Any, min_prefix: int, max_prefix: int) -> str:
     if not network.is_private or not min_prefix <= network.prefixlen <= max_prefix:
         raise SettingError(setting, raw, allowed)
     return str(network)
+
+
+def parse_date(setting: str, raw: Any, low: str, high: str) -> str:
+    """A calendar date written YYYY-MM-DD, from `low` to `high`."""
+    value = str(raw).strip()
+    allowed = f"a date YYYY-MM-DD from {low} to {high}"
+    try:
+        parsed = date.fromisoformat(value)
+    except ValueError:
+        raise SettingError(setting, raw, allowed) from None
+    if len(value) != 10 or not date.fromisoformat(low) <= parsed <= date.fromisoformat(high):
+        raise SettingError(setting, raw, allowed)
+    return value
 
 
 def parse_bool(setting: str, raw: Any) -> bool:

@@ -12,10 +12,14 @@ or refused outright (no permission), comes back ProcessingFailed with its origin
 to the error prefix. A delivery stream fed by a Kinesis data stream does not accept
 PutRecordBatch, so there the overflow goes straight to ProcessingFailed. Delivery is at
 least once: if the invocation dies after re-ingesting, Firehose retries the whole batch.
+
+Environment: FIRST_LOG_DATE (YYYY-MM-DD), the first day the access-log table projects; a
+line dated before it (or after the day following its arrival) goes to dt=undated.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from functools import lru_cache
 
@@ -24,6 +28,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
+from log_transform_partition import DEFAULT_FIRST_DAY, Partitioner
 from log_transform_batch import (
     RESPONSE_BUDGET_BYTES,
     delivery_stream_name,
@@ -43,7 +48,8 @@ REINGEST_BACKOFF_SECONDS = 0.2
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict, context) -> dict:
-    outcome = transform_batch(event["records"], RESPONSE_BUDGET_BYTES)
+    partitioner = Partitioner(os.environ.get("FIRST_LOG_DATE") or DEFAULT_FIRST_DAY)
+    outcome = transform_batch(event["records"], RESPONSE_BUDGET_BYTES, partitioner)
     records = outcome.records
     reingested: list[int] = []
     if outcome.overflow and "sourceKinesisStreamArn" not in event:

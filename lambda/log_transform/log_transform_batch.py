@@ -1,7 +1,9 @@
 """Firehose transformation records in, Firehose response records out. Pure: no AWS calls.
 
 Every recordId comes back exactly once, in input order:
-    Ok                a line that parsed; data = base64 of its JSON line
+    Ok                a line that parsed; data = base64 of its JSON line, and metadata.
+                      partitionKeys.dt = the UTC day of the line's own time (or "undated",
+                      see log_transform_partition) for Firehose's dynamic partitioning
     ProcessingFailed  a line that did not parse (or invalid base64), with its data
                       unchanged, so Firehose writes it to the error output prefix
     Dropped           only for records the adapter has re-ingested into the stream
@@ -33,8 +35,9 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as _quoted  # json.dumps's string encoder
 from typing import NamedTuple
 
-from log_transform_fast import fast_json_line
+from log_transform_fast import fast_json_line_and_day
 from log_transform_parse import InvalidLogLine, json_line, parse_log_line
+from log_transform_partition import Partitioner
 
 OK, FAILED, DROPPED = "Ok", "ProcessingFailed", "Dropped"
 INVALID_BASE64 = "invalid base64"  # the reason of a record whose data is not base64
@@ -51,7 +54,8 @@ PUT_BATCH_MAX_BYTES = 4 * 1024 * 1024
 # are computed from the strings' lengths, not by serializing every entry twice.
 _EMPTY_RESPONSE_SIZE = len(json.dumps({"records": []}))
 _SEPARATOR_SIZE = len(", ")
-_OK_FRAME = len(json.dumps({"recordId": "", "result": OK, "data": ""})) - 4  # minus two ""
+_OK_FRAME = len(json.dumps({"recordId": "", "result": OK, "data": "",           # minus three ""
+                            "metadata": {"partitionKeys": {"dt": ""}}})) - 6
 _FAILED_FRAME = len(json.dumps({"recordId": "", "result": FAILED, "data": ""})) - 4
 
 
@@ -65,6 +69,7 @@ class Transformed(NamedTuple):  # a tuple: one is built per record, so it must b
     line: bytes | None  # decoded data, kept for re-ingestion; None if not base64
     output: str | None  # base64 of the JSON line; None if the line did not parse
     reason: str | None  # why it did not parse
+    partition: str | None = None  # the dt key of a line that parsed
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,14 +88,17 @@ class BatchOutcome:
     failure_reasons: Counter  # why the others did not parse, with counts
 
 
-def transform_batch(records: Sequence[dict],
-                    budget: int = RESPONSE_BUDGET_BYTES) -> BatchOutcome:
+def transform_batch(records: Sequence[dict], budget: int = RESPONSE_BUDGET_BYTES,
+                    partitioner: Partitioner | None = None) -> BatchOutcome:
     """The response plan_response gives for transform_record of every record, in one pass."""
-    a2b, b2a, fast = binascii.a2b_base64, binascii.b2a_base64, fast_json_line
+    a2b, b2a, fast = binascii.a2b_base64, binascii.b2a_base64, fast_json_line_and_day
+    partitioner = partitioner or Partitioner()
+    key_of, metadata_of = partitioner.key, partitioner.metadata
+    days: dict[tuple[bytes, int | None], dict] = {}  # (line day, arrival day) -> metadata
     entries: list[dict] = []
     append = entries.append
     reasons: dict[int, str] = {}  # position -> why it did not parse
-    data_chars = 0  # the entries' "data" strings, which need no escaping (base64)
+    data_chars = 0  # the entries' "data" and "dt" strings, which need no escaping
     exact = False  # the bulk total cannot stand in for plan_response
     for record in records:
         record_id, original = record["recordId"], record["data"]
@@ -101,24 +109,33 @@ def transform_batch(records: Sequence[dict],
             append({"recordId": record_id, "result": FAILED, "data": original})
             exact = True  # its size needs escaping
             continue
-        encoded = fast(line)
-        if encoded is None:
+        arrival = record.get("approximateArrivalTimestamp")
+        rendered = fast(line)
+        if rendered is None:
             try:
-                encoded = json_line(parse_log_line(line))
+                fields = parse_log_line(line)
             except InvalidLogLine as error:
                 reasons[len(entries)] = str(error)
                 append({"recordId": record_id, "result": FAILED, "data": original})
                 data_chars += len(original)
                 continue
-            output = b2a(encoded, newline=False).decode("ascii")
+            output = b2a(json_line(fields), newline=False).decode("ascii")
+            metadata = metadata_of(key_of(fields["timestamp"][:10], arrival))
             # The full parser can drop text (a garbage request line): an Ok entry smaller
             # than its ProcessingFailed one breaks the bulk argument below.
-            if len(output) - len(original) < _FAILED_FRAME - _OK_FRAME:
+            key = metadata["partitionKeys"]["dt"]
+            if _OK_FRAME + len(output) + len(key) + 2 < _FAILED_FRAME + len(original):
                 exact = True
         else:  # a fast line keeps all its text and adds the keys: always larger when Ok
+            encoded, day = rendered
             output = b2a(encoded, newline=False).decode("ascii")
-        append({"recordId": record_id, "result": OK, "data": output})
-        data_chars += len(output)
+            by_day = (day, arrival // 86_400_000 if arrival is not None else None)
+            metadata = days.get(by_day)
+            if metadata is None:
+                metadata = days[by_day] = metadata_of(key_of(day.decode("ascii"), arrival))
+            key = metadata["partitionKeys"]["dt"]
+        append({"recordId": record_id, "result": OK, "data": output, "metadata": metadata})
+        data_chars += len(output) + len(key) + 2  # the key's quotes: the Ok frame has one pair
 
     count = len(entries)
     parsed = count - len(reasons)
@@ -140,9 +157,10 @@ def transform_batch(records: Sequence[dict],
 
 
 def _as_transformed(record: dict, entry: dict, reason: str | None) -> Transformed:
-    output = entry["data"] if entry["result"] == OK else None
+    ok = entry["result"] == OK
     line = None if reason == INVALID_BASE64 else original_line(record)
-    return Transformed(record["recordId"], record["data"], line, output, reason)
+    return Transformed(record["recordId"], record["data"], line, entry["data"] if ok else None, reason,
+                       entry["metadata"]["partitionKeys"]["dt"] if ok else None)
 
 
 def original_line(record: dict) -> bytes:
@@ -150,7 +168,7 @@ def original_line(record: dict) -> bytes:
     return binascii.a2b_base64(record["data"], strict_mode=True)
 
 
-def transform_record(record: dict) -> Transformed:
+def transform_record(record: dict, partitioner: Partitioner | None = None) -> Transformed:
     record_id, original = record["recordId"], record["data"]
     try:
         line = binascii.a2b_base64(original, strict_mode=True)
@@ -161,7 +179,11 @@ def transform_record(record: dict) -> Transformed:
     except InvalidLogLine as error:
         return Transformed(record_id, original, line, None, str(error))
     output = binascii.b2a_base64(json_line(fields), newline=False).decode("ascii")
-    return Transformed(record_id, original, line, output, None)
+    key = (partitioner or _DEFAULT_PARTITIONER).key(fields["timestamp"][:10], record.get("approximateArrivalTimestamp"))
+    return Transformed(record_id, original, line, output, None, key)
+
+
+_DEFAULT_PARTITIONER = Partitioner()   # the default first day; a record without arrival: the clock
 
 
 def plan_response(results: Sequence[Transformed],
@@ -179,10 +201,12 @@ def plan_response(results: Sequence[Transformed],
         if result.output is None:
             records.append(failed_entry(result))
             continue
-        ok_size = _OK_FRAME + id_sizes[position] + len(result.output) + 2  # base64: no escapes
+        # base64 and the day key need no escapes
+        ok_size = _OK_FRAME + id_sizes[position] + len(result.output) + 2 + len(result.partition) + 2
         growth = ok_size - failed_sizes[position]
         if total + growth <= budget:
-            records.append({"recordId": result.record_id, "result": OK, "data": result.output})
+            records.append({"recordId": result.record_id, "result": OK, "data": result.output,
+                            "metadata": {"partitionKeys": {"dt": result.partition}}})
             total += growth
         else:
             records.append(failed_entry(result))

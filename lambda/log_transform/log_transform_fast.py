@@ -58,6 +58,12 @@ _utc_minutes: dict[tuple[bytes, bytes], bytes] = {}
 
 def fast_json_line(line: bytes) -> bytes | None:
     """The JSON line of an ordinary access-log line, as json_line would write it; else None."""
+    rendered = fast_json_line_and_day(line)
+    return None if rendered is None else rendered[0]
+
+
+def fast_json_line_and_day(line: bytes) -> tuple[bytes, bytes] | None:
+    """(the JSON line, its UTC day b"YYYY-MM-DD") of an ordinary access-log line; else None."""
     match = _match(line)
     if match is None:
         return None
@@ -76,7 +82,7 @@ def fast_json_line(line: bytes) -> bytes | None:
         b"null" if size == b"-" else size,
         b"null" if referrer is None or referrer == b'"-"' else referrer,
         b"null" if user_agent is None or user_agent == b'"-"' else user_agent,
-    )
+    ), utc[:10]
 
 
 def utc_minute(minute: bytes, offset: bytes) -> bytes | None:

@@ -20,15 +20,19 @@ from refarch.constructs.nag import acknowledge, acknowledge_resource, logical_id
 
 # Record-format conversion needs at least 64 MB of buffer (the service rejects less).
 MIN_BUFFER_MB, MAX_BUFFER_MB = 64, 128
-DATE = "!{timestamp:yyyy-MM-dd}"
+DATE = "!{timestamp:yyyy-MM-dd}"            # arrival time: for errors and the source backup
+EVENT_DATE = "!{partitionKeyFromLambda:dt}"  # the line's own date, as the processor returns it
 
 
 class FirehoseToParquet(Construct):
     """Direct PUT -> Lambda processor -> JSON-to-Parquet (Snappy) -> `dt=` partitions in S3.
 
-    Converted records land under `<table prefix>dt=YYYY-MM-DD/`; records the processor
-    or the conversion fails go under `errors/<failure type>/dt=.../`, and every source
-    record is also kept, gzipped, under `raw/dt=.../`. Everything is encrypted with `key`.
+    Converted records land under `<table prefix>dt=<key>/`, where the key is the
+    `metadata.partitionKeys.dt` the processor returns with each Ok record (dynamic
+    partitioning): the record's own date, so a query on a date finds it whenever it
+    arrived. Records the processor or the conversion fails go under
+    `errors/<failure type>/dt=.../`, and every source record is also kept, gzipped, under
+    `raw/dt=.../` (both by arrival date). Everything is encrypted with `key`.
     """
 
     def __init__(self, scope: Construct, id: str, *, bucket: s3.IBucket, key: kms.IKey,
@@ -75,7 +79,10 @@ class FirehoseToParquet(Construct):
                                                                 key_arn=key.key_arn),
             extended_s3_destination_configuration=firehose.CfnDeliveryStream.ExtendedS3DestinationConfigurationProperty(
                 bucket_arn=bucket.bucket_arn, role_arn=self.role.role_arn,
-                prefix=f"{table_prefix}dt={DATE}/",
+                prefix=f"{table_prefix}dt={EVENT_DATE}/",
+                dynamic_partitioning_configuration=firehose.CfnDeliveryStream.DynamicPartitioningConfigurationProperty(
+                    enabled=True, retry_options=firehose.CfnDeliveryStream.RetryOptionsProperty(
+                        duration_in_seconds=300)),
                 error_output_prefix=f"errors/!{{firehose:error-output-type}}/dt={DATE}/",
                 buffering_hints=firehose.CfnDeliveryStream.BufferingHintsProperty(
                     size_in_m_bs=buffer_mb, interval_in_seconds=int(buffer_interval.to_seconds())),

@@ -45,6 +45,7 @@ class PartitionedParquetTable(Construct):
         stack = Stack.of(self)
         self.columns = tuple(columns)
         self.name = name
+        self.first_partition = first_partition
         self.database_name = database.ref
         location = f"s3://{bucket.bucket_name}/{prefix}"
         self.table = glue.CfnTable(self, "Table", catalog_id=stack.account, database_name=database.ref,
@@ -53,25 +54,48 @@ class PartitionedParquetTable(Construct):
             parameters={"classification": "parquet", "parquet.compression": "SNAPPY",
                         **(_date_projection(partition_key, first_partition, location) if projected else {})},
             partition_keys=[glue.CfnTable.ColumnProperty(name=partition_key, type="string")],
-            storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
-                location=location,
-                columns=[glue.CfnTable.ColumnProperty(name=n, type=t) for n, t in columns],
-                input_format="org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
-                output_format="org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
-                serde_info=glue.CfnTable.SerdeInfoProperty(
-                    serialization_library="org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"),
-            )))
+            storage_descriptor=_parquet_storage(location, columns)))
         self.table_arn = stack.format_arn(service="glue", resource="table", resource_name=f"{database.ref}/{name}")
         self.database_arn = stack.format_arn(service="glue", resource="database", resource_name=database.ref)
         self.catalog_arn = stack.format_arn(service="glue", resource="catalog")
 
 
+class ParquetTable(Construct):
+    """External Parquet table over one S3 location, not partitioned (e.g. a pipeline's
+    `dt=undated/` partition: lines whose own date no projection covers)."""
+
+    def __init__(self, scope: Construct, id: str, *, database: glue.CfnDatabase, name: str,
+                 columns: Sequence[tuple[str, str]], location: str, description: str = "") -> None:
+        super().__init__(scope, id)
+        _validate_columns(name, columns, partition_key="")
+        if not _NAME.match(name):
+            raise ValueError(f"ParquetTable name={name!r}: lower-case letters, digits and _")
+        self.name = name
+        self.table = glue.CfnTable(self, "Table", catalog_id=Stack.of(self).account, database_name=database.ref,
+                                   table_input=glue.CfnTable.TableInputProperty(
+            name=name, description=description, table_type="EXTERNAL_TABLE",
+            parameters={"classification": "parquet", "parquet.compression": "SNAPPY"},
+            storage_descriptor=_parquet_storage(location, columns)))
+
+
+def _parquet_storage(location: str, columns: Sequence[tuple[str, str]]) -> glue.CfnTable.StorageDescriptorProperty:
+    return glue.CfnTable.StorageDescriptorProperty(
+        location=location,
+        columns=[glue.CfnTable.ColumnProperty(name=n, type=t) for n, t in columns],
+        input_format="org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+        output_format="org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+        serde_info=glue.CfnTable.SerdeInfoProperty(
+            serialization_library="org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"))
+
+
 def _date_projection(key: str, first: str, location: str) -> dict[str, str]:
+    # To tomorrow: a writer may date a record a day ahead of the clock (time zones, skew),
+    # and what it writes must be queryable at once.
     return {
         "projection.enabled": "true",
         f"projection.{key}.type": "date",
         f"projection.{key}.format": "yyyy-MM-dd",
-        f"projection.{key}.range": f"{first},NOW",
+        f"projection.{key}.range": f"{first},NOW+1DAYS",
         f"projection.{key}.interval": "1",
         f"projection.{key}.interval.unit": "DAYS",
         "storage.location.template": f"{location}{key}=${{{key}}}/",

@@ -1,5 +1,10 @@
 """Seeded Apache access-log lines: common and combined formats, IPv6 clients, escaped
-quotes, `-` sizes, several status codes and a share of malformed lines."""
+quotes, `-` sizes, several status codes and a share of malformed lines.
+
+A line is written at one time and reaches Firehose at another: most arrive at once, some
+hours late (a server that ships its log in batches), and a few come from a server whose
+clock is far off (years behind, or days ahead), so a day's lines arrive on the next day
+and some carry a date no partition of the table covers."""
 
 from __future__ import annotations
 
@@ -23,12 +28,18 @@ MALFORMED = (b"", b"not an access log line", b"127.0.0.1 - - [31/Feb/2024:99:00:
              b"\xff\xfe binary noise", b"10.0.0.1 - - [01/Jun/2024:10:00:00 +0000] \"GET / HTTP/1.1\" abc 12")
 
 
+LATE_RATE = 0.2           # shipped up to LATE_HOURS after it was written
+LATE_HOURS = 6
+BAD_CLOCK_RATE = 0.01     # written by a server whose clock is years behind or days ahead
+
+
 @dataclass(frozen=True)
 class GeneratedLine:
     data: bytes
-    arrival: datetime      # when the line reached Firehose (drives the dt= partition)
+    arrival: datetime      # when the line reached Firehose (the source backup's dt= partition)
     malformed: bool
     status: int | None
+    written: datetime | None = None   # the time in the line (its dt= partition); None if malformed
 
 
 def generate_access_log(lines: int, *, seed: int, days: int = 3, malformed_rate: float = 0.03,
@@ -37,6 +48,7 @@ def generate_access_log(lines: int, *, seed: int, days: int = 3, malformed_rate:
     if lines < 0 or days < 1 or not 0 <= malformed_rate <= 1:
         raise ValueError("generate_access_log: lines >= 0, days >= 1, 0 <= malformed_rate <= 1")
     rng = random.Random(seed)
+    clocks = random.Random(f"{seed}:clocks")   # its own stream: the lines' other draws stay as they were
     step = timedelta(days=days) / max(lines, 1)
     generated = []
     for index in range(lines):
@@ -45,8 +57,20 @@ def generate_access_log(lines: int, *, seed: int, days: int = 3, malformed_rate:
             generated.append(GeneratedLine(rng.choice(MALFORMED), arrival, True, None))
             continue
         status = rng.choice(STATUSES)
-        generated.append(GeneratedLine(_line(rng, arrival, status).encode(), arrival, False, status))
+        written = _written(clocks, arrival)
+        generated.append(GeneratedLine(_line(rng, written, status).encode(), arrival, False, status, written))
     return generated
+
+
+def _written(rng: random.Random, arrival: datetime) -> datetime:
+    draw = rng.random()
+    if draw < BAD_CLOCK_RATE / 2:
+        return arrival - timedelta(days=365 * 6)            # a clock years behind
+    if draw < BAD_CLOCK_RATE:
+        return arrival + timedelta(days=3)                  # a clock days ahead
+    if draw < BAD_CLOCK_RATE + LATE_RATE:
+        return arrival - timedelta(seconds=rng.randrange(LATE_HOURS * 3600))
+    return arrival
 
 
 def _line(rng: random.Random, when: datetime, status: int) -> str:

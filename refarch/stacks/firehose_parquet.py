@@ -12,7 +12,7 @@ from refarch.constructs.alarms import FIVE_MINUTES, alarm_when, ops_topic
 from refarch.constructs.checkov import CONCURRENCY, DLQ, IN_VPC, skip_check
 from refarch.constructs.buckets import secure_bucket
 from refarch.constructs.firehose_parquet import FirehoseToParquet
-from refarch.constructs.glue_table import PartitionedParquetTable, glue_database
+from refarch.constructs.glue_table import ParquetTable, PartitionedParquetTable, glue_database
 from refarch.constructs.lifecycle import removal_policy
 from refarch.constructs.python_function import PythonFunction
 from refarch.constructs.outputs import add_outputs
@@ -20,6 +20,7 @@ from refarch.lambda_code import load_lambda_module
 from refarch.paths import LAMBDA_ROOT
 
 TABLE_PREFIX = "access_logs/"
+UNDATED = load_lambda_module("log_transform", "log_transform_partition").UNDATED   # dt of undatable lines
 
 
 def access_log_columns() -> tuple[tuple[str, str], ...]:
@@ -30,7 +31,7 @@ def access_log_columns() -> tuple[tuple[str, str], ...]:
 class FirehoseParquetStack(Stack):
     def __init__(self, scope: Construct, id: str, *, data_key: kms.IKey, access_logs: s3.IBucket,
                  retain_data: bool, log_retention_days: int, powertools_layer_version: str,
-                 database_name: str, buffer_mb: int, **kwargs) -> None:
+                 database_name: str, buffer_mb: int, first_log_date: str = "2020-01-01", **kwargs) -> None:
         super().__init__(scope, id, **kwargs)
         removal = removal_policy(retain=retain_data)
         self.ops_topic = ops_topic(self, "OpsTopic", key=data_key)
@@ -40,13 +41,18 @@ class FirehoseParquetStack(Stack):
                                       description="refarch web access logs as Parquet")
         self.table = PartitionedParquetTable(
             self, "AccessLogs", database=self.database, name="access_logs",
-            columns=access_log_columns(), bucket=self.bucket, prefix=TABLE_PREFIX,
-            description="Apache access logs converted to Parquet by Firehose")
+            columns=access_log_columns(), bucket=self.bucket, prefix=TABLE_PREFIX, first_partition=first_log_date,
+            description="Apache access logs converted to Parquet by Firehose, by the UTC date of each line")
+        # Lines whose own date the projection does not cover (a clock far off) are kept here.
+        self.undated = ParquetTable(
+            self, "UndatedAccessLogs", database=self.database, name="access_logs_undated",
+            columns=access_log_columns(), location=f"s3://{self.bucket.bucket_name}/{TABLE_PREFIX}dt={UNDATED}/",
+            description=f"Access-log lines dated before {first_log_date} or after the day they arrived")
         self.transform = PythonFunction(
             self, "Transform", source=LAMBDA_ROOT / "log_transform", handler="log_transform.handler",
             key=data_key, log_retention_days=log_retention_days, removal_policy=removal,
             powertools_layer_version=powertools_layer_version, memory_mb=1024,
-            timeout=Duration.minutes(3))
+            timeout=Duration.minutes(3), environment={"FIRST_LOG_DATE": first_log_date})
         transform = self.transform.function
         skip_check(transform, DLQ, "Firehose invokes the transform synchronously and sends records "
                    "it fails to errors/processing-failed/ (alarmed); a function DLQ applies to async calls")

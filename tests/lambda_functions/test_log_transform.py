@@ -178,7 +178,8 @@ def budget_for_ok_records(datas: list[str], ok: int) -> int:
     """A response budget that fits exactly `ok` Ok records and the rest ProcessingFailed."""
     batch = load("log_transform", "log_transform_batch")
     results = [batch.transform_record(record) for record in firehose_event(datas)["records"]]
-    entries = ([{"recordId": r.record_id, "result": "Ok", "data": r.output} for r in results[:ok]]
+    entries = ([{"recordId": r.record_id, "result": "Ok", "data": r.output,
+                 "metadata": {"partitionKeys": {"dt": r.partition}}} for r in results[:ok]]
                + [batch.failed_entry(r) for r in results[ok:]])
     return len(json.dumps({"records": entries}))
 

@@ -26,7 +26,8 @@ def transformed(count: int, line: bytes = LINE) -> list:
 
 
 def ok_entry(result) -> dict:
-    return {"recordId": result.record_id, "result": "Ok", "data": result.output}
+    return {"recordId": result.record_id, "result": "Ok", "data": result.output,
+            "metadata": {"partitionKeys": {"dt": result.partition}}}
 
 
 def size_of(entries: list[dict]) -> int:

@@ -274,3 +274,51 @@ def test_any_records_and_budget_give_the_full_parsers_plan_or_its_error(records,
             batch.transform_batch(records, budget)
         return
     assert_identical(records, budget)
+
+
+# Dynamic partitioning: both paths give every Ok record the same dt key, the line's UTC day
+# when the table's projection (first day .. the day after arrival) covers it, else "undated".
+partition = load("log_transform", "log_transform_partition")
+ARRIVAL_MS = 1717200000000  # 2024-06-01T00:00:00Z
+KEYS = {  # the line's own time -> its dt key, for a record that arrived at ARRIVAL_MS
+    "31/May/2024:23:30:00 -0700": "2024-06-01",  # the UTC day, not the server's
+    "01/Jun/2024:01:00:00 +0200": "2024-05-31",  # a line from before midnight, arriving after
+    "02/Jun/2024:23:59:59 +0000": "2024-06-02",  # a clock a day ahead: still projected
+    "03/Jun/2024:00:00:00 +0000": "undated",     # beyond tomorrow: no partition covers it yet
+    "01/Jan/2020:00:00:00 +0000": "2020-01-01",  # the first projected day
+    "31/Dec/2019:23:59:59 +0000": "undated",
+    "01/Jan/2020:00:30:00 +0100": "undated",     # 2019-12-31 in UTC
+    "10/Oct/2000:13:55:36 -0700": "undated",
+}
+
+
+@pytest.mark.parametrize("request_line", ["GET /a HTTP/1.1",        # the fast path
+                                          "GET /a b HTTP/1.1"])     # the full parser (four words)
+def test_both_paths_give_each_line_its_utc_day_or_the_undated_partition(request_line):
+    lines = [f'10.0.0.1 - - [{time}] "{request_line}" 200 1'.encode() for time in KEYS]
+    assert all((fast.fast_json_line(line) is not None) == (request_line == "GET /a HTTP/1.1") for line in lines)
+    records = [dict(record, approximateArrivalTimestamp=ARRIVAL_MS) for record in records_of(encoded(lines))]
+    partitioner = partition.Partitioner("2020-01-01")
+
+    outcome = batch.transform_batch(records, partitioner=partitioner)
+    expected = batch.plan_response([batch.transform_record(record, partitioner) for record in records])
+
+    assert [entry["metadata"]["partitionKeys"]["dt"] for entry in outcome.records] == list(KEYS.values())
+    assert json.dumps({"records": outcome.records}) == json.dumps({"records": expected.records})
+    assert outcome.size == len(json.dumps({"records": outcome.records}))
+
+
+def test_a_record_without_an_arrival_time_is_judged_against_the_clock():
+    line = b'10.0.0.1 - - [31/May/2024:23:30:00 -0700] "GET / HTTP/1.1" 200 1'
+    [record] = records_of(encoded([line]))
+    del record["approximateArrivalTimestamp"]
+    then, years_later = partition.Partitioner(now_ms=ARRIVAL_MS), partition.Partitioner(now_ms=ARRIVAL_MS * 2)
+    assert batch.transform_batch([record], partitioner=then).records[0]["metadata"] == {
+        "partitionKeys": {"dt": "2024-06-01"}}
+    assert batch.transform_record(record, years_later).partition == "2024-06-01"
+    assert batch.transform_record(record, partition.Partitioner("2024-06-02", now_ms=ARRIVAL_MS)).partition == "undated"
+
+
+def test_a_first_day_that_is_not_a_date_fails_when_the_partitioner_is_made():
+    with pytest.raises(ValueError):
+        partition.Partitioner("2024-13-01")

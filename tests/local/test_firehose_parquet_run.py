@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import timedelta
+
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
@@ -26,16 +30,29 @@ def test_every_line_is_converted_or_kept_as_an_error(report):
     assert report.dropped == 0
 
 
-def test_rows_land_in_the_arrival_date_partitions(report):
-    generated = generate_access_log(600, seed=9)
-    expected = {}
-    for line in generated:
-        if not line.malformed:
-            day = line.arrival.strftime("%Y-%m-%d")
-            expected[day] = expected.get(day, 0) + 1
-    assert report.rows_by_partition == expected
-    assert sorted(p.name for p in (report.output / "access_logs").iterdir()) == [
-        f"dt={day}" for day in sorted(expected)]
+def expected_partition(line) -> str:
+    """The line's UTC day when the table projects it (2020-01-01 to the day after arrival)."""
+    day = line.written.strftime("%Y-%m-%d")
+    last = (line.arrival + timedelta(days=1)).strftime("%Y-%m-%d")
+    return day if "2020-01-01" <= day <= last else "undated"
+
+
+def test_rows_land_in_the_partition_of_their_own_date_not_their_arrival(report):
+    generated = [line for line in generate_access_log(600, seed=9) if not line.malformed]
+    expected = Counter(expected_partition(line) for line in generated)
+    assert report.rows_by_partition == dict(expected)
+    assert sorted(p.name for p in (report.output / "access_logs").iterdir()) == [f"dt={day}" for day in sorted(expected)]
+    # The sample has what makes this matter: lines that arrived on a later day than they were
+    # written, and lines whose clock no partition covers.
+    crossed = [line for line in generated if line.written.date() != line.arrival.date()
+               and expected_partition(line) != "undated"]
+    assert len(crossed) >= 5 and expected["undated"] >= 2
+
+
+def test_a_day_holds_every_line_written_that_day_whenever_it_arrived(report):
+    rows = ds.dataset(report.output / "access_logs", format="parquet", partitioning="hive").to_table()
+    for dt, timestamp in zip(rows.column("dt").to_pylist(), rows.column("timestamp").to_pylist()):
+        assert str(dt) == "undated" or timestamp.strftime("%Y-%m-%d") == str(dt)
 
 
 def test_status_classes_match_the_generated_statuses(report):

@@ -50,8 +50,11 @@ def test_lambda_processor_is_configured(destination):
     assert params["NumberOfRetries"] == "3"
 
 
-def test_output_is_date_partitioned_with_an_error_prefix_keeping_the_failure_type(destination):
-    assert destination["Prefix"] == "access_logs/dt=!{timestamp:yyyy-MM-dd}/"
+def test_output_is_partitioned_by_the_lines_own_date_with_an_error_prefix_keeping_the_failure_type(destination):
+    # dt is the key the transform returns for each Ok record (its UTC day, or "undated")
+    assert destination["Prefix"] == "access_logs/dt=!{partitionKeyFromLambda:dt}/"
+    assert destination["DynamicPartitioningConfiguration"] == {
+        "Enabled": True, "RetryOptions": {"DurationInSeconds": 300}}
     assert destination["ErrorOutputPrefix"] == "errors/!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/"
 
 
@@ -78,19 +81,39 @@ def test_delivery_errors_are_logged_to_cloudwatch(destination):
     assert destination["CloudWatchLoggingOptions"]["Enabled"] is True
 
 
+def access_log_table(template) -> dict:
+    (table,) = [t for t in template.find_resources("AWS::Glue::Table").values()
+                if t["Properties"]["TableInput"]["Name"] == "access_logs"]
+    return table
+
+
 def test_glue_columns_equal_the_python_declaration(template):
-    (table,) = template.find_resources("AWS::Glue::Table").values()
+    table = access_log_table(template)
     descriptor = table["Properties"]["TableInput"]["StorageDescriptor"]
     assert tuple((c["Name"], c["Type"]) for c in descriptor["Columns"]) == COLUMNS
     assert table["Properties"]["TableInput"]["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]
     assert descriptor["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
 
 
-def test_table_projects_its_date_partitions(template):
-    (table,) = template.find_resources("AWS::Glue::Table").values()
-    params = table["Properties"]["TableInput"]["Parameters"]
+def test_table_projects_every_day_the_transform_gives_a_line(template):
+    params = access_log_table(template)["Properties"]["TableInput"]["Parameters"]
     assert params["projection.enabled"] == "true"
     assert params["projection.dt.type"] == "date"
+    # first_log_date .. tomorrow: the transform's range for a dated line (log_transform_partition)
+    assert params["projection.dt.range"] == "2020-01-01,NOW+1DAYS"
+
+
+def test_lines_no_projection_covers_are_kept_in_the_undated_table(template):
+    transform_env = next(f["Properties"]["Environment"]["Variables"]
+                         for n, f in template.find_resources("AWS::Lambda::Function").items()
+                         if n.startswith("TransformFunction"))
+    assert transform_env["FIRST_LOG_DATE"] == "2020-01-01"
+    (undated,) = [t["Properties"]["TableInput"] for t in template.find_resources("AWS::Glue::Table").values()
+                  if t["Properties"]["TableInput"]["Name"] == "access_logs_undated"]
+    assert "PartitionKeys" not in undated
+    assert undated["StorageDescriptor"]["Location"] == {"Fn::Join": ["", [
+        "s3://", {"Ref": "Logs6819BB44"}, "/access_logs/dt=undated/"]]}
+    assert tuple((c["Name"], c["Type"]) for c in undated["StorageDescriptor"]["Columns"]) == COLUMNS
 
 
 def test_firehose_role_reads_only_this_table_and_invokes_only_the_transform(template):
