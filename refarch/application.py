@@ -14,6 +14,7 @@ from refarch.constructs.checkov import skip_cdk_provider_checks
 from refarch.constructs.nag import acknowledge_cdk_providers
 from refarch.paths import PROJECT_ROOT
 from refarch.patterns import BASELINE
+from refarch.stacks.adtech import AdTechStack
 from refarch.stacks.batch_data_lake import BatchDataLakeStack
 from refarch.stacks.firehose_parquet import FirehoseParquetStack
 from refarch.stacks.iot_telemetry import IotTelemetryStack
@@ -81,6 +82,12 @@ def build_stacks(app: App, settings: Settings) -> dict[str, Stack]:
             log_retention_days=settings.baseline.log_retention_days,
             description="refarch: Flink SQL windows over Kinesis on Managed Service for Apache Flink",
             **shared)
+    if "AdTech" in settings.patterns:
+        stacks["AdTech"] = AdTechStack(
+            app, "AdTech", stack_name=name("AdTech"), settings=settings.adtech, vpc=baseline.vpc,
+            log_retention_days=settings.baseline.log_retention_days,
+            powertools_layer_version=settings.powertools_layer_version,
+            description="refarch: ad events -> Flink SQL CTR -> placement rankings -> placement API", **shared)
 
     for stack in stacks.values():
         acknowledge_cdk_providers(stack)

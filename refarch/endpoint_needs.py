@@ -30,6 +30,12 @@ INTERFACE_ENDPOINTS_NEEDED: dict[str, dict[str, str]] = {
         "logs": "the Flink jobs write their log streams",
         "monitoring": "Managed Flink publishes the jobs' metrics",
     },
+    "AdTech": {
+        "kinesis-streams": "the CTR job reads the ad events and writes windows and dead letters",
+        "logs": "the CTR job writes its log stream",
+        "monitoring": "Managed Flink publishes the job's metrics",
+        "sqs": "the placement updater quarantines records that are not CTR windows",
+    },
 }
 
 

@@ -65,12 +65,21 @@ PATTERNS: tuple[Pattern, ...] = (
     ),
     Pattern(
         "StreamingSqlAnalytics",
-        "Windowed Flink SQL over Kinesis: clickstream and ad-tech jobs on Managed Flink",
+        "Windowed Flink SQL over Kinesis: the clickstream job on Managed Flink",
         ("Kinesis source and sink streams, encrypted with the data key",
-         "Managed Service for Apache Flink (FLINK-1_20) applications in the isolated subnets",
+         "Managed Service for Apache Flink (FLINK-1_20) application in the isolated subnets",
          "clickstream: page views per minute, 5xx rate (sliding), sessions, 5xx alerts",
-         "ad-tech: impressions, clicks and CTR per campaign and placement (sliding)",
          "alarms: downtime, failed checkpoints, source lag (needs `make flink-deps` to deploy)"),
+    ),
+    Pattern(
+        "AdTech",
+        "Real-time ad placement: CTR windows from ad events rank each placement's ads, closing the loop",
+        ("Kinesis stream for impressions and clicks (shards from expected load); ad-server role and policy",
+         "Flink SQL (FLINK-1_20): validation to a dead-letter stream, click de-duplication, "
+         "interval-join attribution, CTR per placement and ad (sliding)",
+         "placement updater Lambda: Beta-smoothed ranking, conditional monotonic writes to DynamoDB (TTL)",
+         "placement API: API Gateway (IAM or API key, throttled, access logs) -> Lambda, one read + cache",
+         "loop dashboard; alarms on ingest, Flink, updater, dead letters, API 5xx and p99 latency"),
     ),
 )
 # Patterns that build on another pattern's resources; selecting one selects its base.

@@ -67,8 +67,10 @@ def test_what_each_resource_in_the_vpc_calls(synthesis):
         "RedshiftWarehouse/Loader/Function/Resource": {"redshift-data"},
         "RedshiftWarehouse/Warehouse/Cluster": {"s3", "glue"}}
     flink = {"kinesis-streams", "logs", "monitoring", "s3"}
-    assert calls("StreamingSqlAnalytics") == {"StreamingSqlAnalytics/ClickstreamJob/Application": flink,
-                                              "StreamingSqlAnalytics/AdtechJob/Application": flink}
+    assert calls("StreamingSqlAnalytics") == {"StreamingSqlAnalytics/ClickstreamJob/Application": flink}
+    assert calls("AdTech") == {"AdTech/CtrJob/Application": flink,
+                               "AdTech/Updater/Function/Resource": {"dynamodb", "sqs"},
+                               "AdTech/Placement/Function/Resource": {"dynamodb"}}
     assert calls("FirehoseParquet") == calls("BatchDataLake") == {}  # nothing of theirs is in the VPC
 
 

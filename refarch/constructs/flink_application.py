@@ -55,11 +55,14 @@ class FlinkSqlApplication(Construct):
                  autoscaling: bool = True, checkpoint_interval: Duration = MINUTE,
                  source_lag_alarm: Duration = Duration.minutes(5),
                  alarm_topic: sns.ITopic | None = None, start_on_deploy: bool = True,
-                 restore: str = "RESTORE_FROM_LATEST_SNAPSHOT", allow_non_restored_state: bool = True) -> None:
+                 restore: str = "RESTORE_FROM_LATEST_SNAPSHOT", allow_non_restored_state: bool = True,
+                 job_properties: Mapping[str, str] | None = None) -> None:
         """`restore` and `allow_non_restored_state` apply when an update restarts the running
         application (a code or configuration change): by default it resumes from its latest
         snapshot, and state that no operator of the new code claims (a changed query) is
-        dropped instead of failing the restart, so a changed query starts from empty state."""
+        dropped instead of failing the restart, so a changed query starts from empty state.
+        `job_properties` are further runtime properties the job's SQL or main.py reads
+        (e.g. attribution.minutes, source.idle.timeout)."""
         super().__init__(scope, id)
         if not (jobs_root / job / "queries").is_dir() or not (jobs_root / "main.py").is_file():
             raise ValueError(f"FlinkSqlApplication job={job!r}: no {jobs_root / job}/queries or main.py")
@@ -84,8 +87,8 @@ class FlinkSqlApplication(Construct):
                                             "HTTPS to the interface endpoints")
         self.role = self._role(source, sinks.values(), key, log_stream)
 
-        properties = {"aws.region": stack.region, "source.stream.arn": source.stream_arn, "job.name": job,
-                      **{f"sink.{name}.stream.arn": stream.stream_arn for name, stream in sinks.items()}}
+        properties = {**(job_properties or {}), "aws.region": stack.region, "source.stream.arn": source.stream_arn,
+                      "job.name": job, **{f"sink.{name}.stream.arn": stream.stream_arn for name, stream in sinks.items()}}
         subnets = vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED).subnet_ids
         self.application = flink.CfnApplication(
             self, "Application", runtime_environment=RUNTIME, service_execution_role=self.role.role_arn,

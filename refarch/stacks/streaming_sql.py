@@ -1,4 +1,5 @@
-"""StreamingSqlAnalytics: the clickstream and ad-tech Flink SQL jobs between Kinesis streams."""
+"""StreamingSqlAnalytics: the clickstream Flink SQL job between Kinesis streams (the ad-tech job
+moved to the AdTech stack)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from refarch.paths import FLINK_CONNECTOR_JAR, JOBS_ROOT
 # job -> (source stream, sink streams by the name main.py's properties use)
 JOBS = {
     "clickstream": ("ClickEvents", ("pageviews", "errorrate", "sessions", "alerts")),
-    "adtech": ("AdEvents", ("ctr",)),
 }
 
 
