@@ -20,6 +20,7 @@ from refarch.stacks.firehose_parquet import FirehoseParquetStack
 from refarch.stacks.iot_telemetry import IotTelemetryStack
 from refarch.stacks.redshift_warehouse import RedshiftWarehouseStack
 from refarch.stacks.streaming_sql import StreamingSqlStack
+from refarch.stacks.streaming_log import StreamingLogStack
 from refarch.stacks.security_baseline import SecurityBaselineStack
 
 
@@ -82,6 +83,19 @@ def build_stacks(app: App, settings: Settings) -> dict[str, Stack]:
             log_retention_days=settings.baseline.log_retention_days,
             description="refarch: Flink SQL windows over Kinesis on Managed Service for Apache Flink",
             **shared)
+    if "StreamingLogAnalytics" in settings.patterns:
+        warehouse = stacks["RedshiftWarehouse"]   # selected with it (patterns.REQUIRES), as the lake is
+        azs = settings.baseline.azs if isinstance(settings.baseline.azs, int) else len(settings.baseline.azs)
+        stacks["StreamingLogAnalytics"] = StreamingLogStack(
+            app, "StreamingLogAnalytics", stack_name=name("StreamingLogAnalytics"), settings=settings.clickstream,
+            stage=settings.stage, azs=azs, vpc=baseline.vpc, access_logs=baseline.access_logs_bucket,
+            warehouse=warehouse, workgroup=stacks["BatchDataLake"].athena.name,
+            log_retention_days=settings.baseline.log_retention_days,
+            powertools_layer_version=settings.powertools_layer_version,
+            description="refarch: websites -> API -> Kinesis -> Flink SQL -> lake, OpenSearch, Redshift",
+            **shared)
+        stacks["StreamingLogAnalytics"].add_stack_dependency(
+            warehouse, "Redshift streaming ingestion uses the warehouse's role and loader")
     if "AdTech" in settings.patterns:
         stacks["AdTech"] = AdTechStack(
             app, "AdTech", stack_name=name("AdTech"), settings=settings.adtech, vpc=baseline.vpc,

@@ -25,6 +25,8 @@ from refarch.setting_parsers import (
     SettingError, parse_choice, parse_cidr, parse_float, parse_int, parse_int_choice, parse_names,
     parse_bool, parse_date, parse_glue_cron, parse_identifier, parse_threshold_rules,
 )
+from refarch.streaming_log_settings import PARSERS as CLICKSTREAM_PARSERS
+from refarch.streaming_log_settings import StreamingLogSettings, check_streaming_log
 from refarch.sizing import (
     DEFAULT_PUT_UNITS_PER_MILLION_USD, DEFAULT_SHARD_HOUR_USD, StreamLoad, shards_for,
 )
@@ -180,6 +182,7 @@ class Settings:
     warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
     streaming: StreamingSettings = field(default_factory=StreamingSettings)
     adtech: AdTechSettings = field(default_factory=AdTechSettings)
+    clickstream: StreamingLogSettings = field(default_factory=StreamingLogSettings)
 
     @property
     def retains_data(self) -> bool:
@@ -251,11 +254,13 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "adtech_api_burst": lambda k, v: parse_int(k, v, 1, 5000),              # ... and its burst limit
     "adtech_api_cache_seconds": lambda k, v: parse_int(k, v, 0, 300),
     "adtech_api_p99_ms": lambda k, v: parse_int(k, v, 1, 29000),            # API Gateway's 29 s timeout
+    **CLICKSTREAM_PARSERS,   # StreamingLogAnalytics (refarch/streaming_log_settings.py)
 }
 # prefix -> (Settings field, dataclass)
 _GROUPS = {"iot_": ("iot", IotSettings), "firehose_": ("firehose", FirehoseSettings),
            "lake_": ("lake", LakeSettings), "warehouse_": ("warehouse", WarehouseSettings),
-           "streaming_": ("streaming", StreamingSettings), "adtech_": ("adtech", AdTechSettings)}
+           "streaming_": ("streaming", StreamingSettings), "adtech_": ("adtech", AdTechSettings),
+           "clickstream_": ("clickstream", StreamingLogSettings)}
 
 SETTING_NAMES = tuple(_PARSERS)
 
@@ -342,6 +347,8 @@ def settings_from_context(context: Mapping[str, Any], environ: Mapping[str, str]
                            f"with {' or '.join(SINGLE_NODE_TYPES)})")
     account = environ.get("CDK_DEFAULT_ACCOUNT") or DUMMY_ACCOUNT
     region = environ.get("CDK_DEFAULT_REGION") or DUMMY_REGION
+    zone_count = groups["baseline"].azs if isinstance(groups["baseline"].azs, int) else len(groups["baseline"].azs)
+    check_streaming_log(groups["clickstream"], zone_count)
     zones = groups["baseline"].azs
     if not isinstance(zones, int) and zones_outside(region, zones):
         raise SettingError("azs", context["azs"], f"zones of the deploy region {region} "

@@ -30,6 +30,12 @@ INTERFACE_ENDPOINTS_NEEDED: dict[str, dict[str, str]] = {
         "logs": "the Flink jobs write their log streams",
         "monitoring": "Managed Flink publishes the jobs' metrics",
     },
+    "StreamingLogAnalytics": {
+        "kinesis-streams": "the clickstream job reads the events and writes the clean, window, dead-letter "
+                           "and alert streams",
+        "logs": "the clickstream job writes its log stream",
+        "monitoring": "Managed Flink publishes the job's metrics",
+    },
     "AdTech": {
         "kinesis-streams": "the CTR job reads the ad events and writes windows and dead letters",
         "logs": "the CTR job writes its log stream",

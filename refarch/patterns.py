@@ -72,6 +72,19 @@ PATTERNS: tuple[Pattern, ...] = (
          "alarms: downtime, failed checkpoints, source lag (needs `make flink-deps` to deploy)"),
     ),
     Pattern(
+        "StreamingLogAnalytics",
+        "Clickstream from websites, validated and windowed by Flink SQL, into the lake, OpenSearch and Redshift",
+        ("collection API: API Gateway REST -> Kinesis PutRecords (JSON-schema model, batch limit, "
+         "throttling, CORS, access logs)",
+         "Flink SQL (FLINK-1_20): validation with reasons to dead letters, de-duplication, page views "
+         "(tumbling), 5xx rate (sliding), sessions, 5xx alerts, late records flagged",
+         "Firehose from the streams -> Parquet lake by event date, with Glue tables and Athena queries",
+         "OpenSearch in the isolated subnets (FGAC, KMS, TLS 1.2) fed by Firehose in the VPC; index "
+         "template and ISM retention applied at deploy",
+         "Redshift streaming ingestion: an auto-refreshing materialized view over the clean stream",
+         "alarms: API rejects, Flink, deliveries, domain health, storage and JVM pressure"),
+    ),
+    Pattern(
         "AdTech",
         "Real-time ad placement: CTR windows from ad events rank each placement's ads, closing the loop",
         ("Kinesis stream for impressions and clicks (shards from expected load); ad-server role and policy",
@@ -83,7 +96,9 @@ PATTERNS: tuple[Pattern, ...] = (
     ),
 )
 # Patterns that build on another pattern's resources; selecting one selects its base.
-REQUIRES = {"RedshiftWarehouse": ("BatchDataLake",)}
+REQUIRES = {"RedshiftWarehouse": ("BatchDataLake",),
+            # its warehouse sink is RedshiftWarehouse's cluster; its Athena queries use the lake's workgroup
+            "StreamingLogAnalytics": ("BatchDataLake", "RedshiftWarehouse")}
 
 PATTERN_NAMES: tuple[str, ...] = tuple(p.name for p in PATTERNS)
 BASELINE = "SecurityBaseline"

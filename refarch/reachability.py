@@ -26,6 +26,14 @@ Calls that do not leave the VPC from the resource itself are not counted, by the
    destinations itself: statements whose every resource is one of those are the service's.
 5. Attaching to the VPC (EC2 network-interface calls, by Lambda and Managed Flink) happens
    from the service, before the resource is in the VPC.
+6. Requests to an OpenSearch domain that is itself in the VPC (`es:ESHttp*` on that domain's
+   paths) go to the domain's own network interfaces there, not to an endpoint.
+
+Two kinds of resource are placed in the VPC only to be reached or to reach one destination
+there, and call nothing else from it: an OpenSearch domain (it encrypts with KMS and
+publishes its logs from the service) and a Firehose delivery stream delivering into the VPC
+(it reads its source, backs up to S3 and logs from the service; its network interfaces only
+carry documents to the destination, which must be reachable, not an endpoint).
 
 A resource in the VPC that this gate cannot classify (an unknown type, a role it cannot
 see, a service prefix with no known endpoint) is a finding too: a gate that guessed would
@@ -82,6 +90,8 @@ SERVICE_CALLS: dict[str, dict[str, str]] = {
     "AWS::Redshift::Cluster": {
         "s3": "with enhanced VPC routing, COPY, UNLOAD and Spectrum read and write S3 through the VPC",
     },
+    "AWS::OpenSearchService::Domain": {},
+    "AWS::KinesisFirehose::DeliveryStream": {},
 }
 # Types that sit in the VPC without calling anything themselves (network plumbing).
 PLACEMENT_ONLY = ("AWS::Redshift::ClusterSubnetGroup", "AWS::RDS::DBSubnetGroup",
@@ -226,11 +236,22 @@ def _add_role_calls(entry: VpcResource, resources: Mapping[str, Any], role: Any,
                 continue  # rule 3
             if prefix == "ec2" and entry.kind in ATTACHED_BY_THE_SERVICE and _attaches(lowered):
                 continue  # rule 5
+            if lowered.startswith("es:eshttp") and _on_vpc_domains(statement, resources):
+                continue  # rule 6
             endpoint = ENDPOINT_BY_ACTION_PREFIX.get(prefix)
             if endpoint is None:
                 entry.problems.append(f"it may call {action}, and no VPC endpoint is known for {prefix}")
                 continue
             entry.calls.setdefault(endpoint, f"its role allows {action}")
+
+
+def _on_vpc_domains(statement: Mapping[str, Any], resources: Mapping[str, Any]) -> bool:
+    """Every resource of the statement is a path of an OpenSearch domain in this VPC's template."""
+    domains = {r["Properties"].get("DomainName") for r in resources.values()
+               if r.get("Type") == "AWS::OpenSearchService::Domain" and "VPCOptions" in r.get("Properties", {})}
+    targets = [_render(r) for r in (statement.get("Resource") if isinstance(statement.get("Resource"), list)
+                                    else [statement.get("Resource")])]
+    return bool(targets) and all(any(isinstance(d, str) and f":domain/{d}/" in t for d in domains) for t in targets)
 
 
 def _attaches(action: str) -> bool:

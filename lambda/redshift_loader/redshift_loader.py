@@ -13,6 +13,13 @@ Event (anything else in it, such as EventBridge's scheduled-event fields, is ign
   {}                                       every statement, in file order
   {"statements": ["09_copy_trades", ...]}  only those (file names without .sql, from either phase),
                                            in file order: setup ones one by one, load ones as a batch
+  {"streaming": {"STREAM_NAME": ..., "STREAMING_ROLE_ARN": ...}}
+                                           the streaming-ingestion setup (sql/streaming/setup/*.sql:
+                                           the external schema FROM KINESIS and the auto-refreshing
+                                           view), one by one; never part of a load
+  a CloudFormation custom-resource event   (CDK's provider framework, from the stack that owns the
+  with ResourceProperties.Streaming        stream) Create runs the streaming setup; Update and Delete
+                                           change nothing: the view keeps what it ingested
 
 Environment (set by the CDK construct):
   CLUSTER_ID         the Redshift cluster identifier
@@ -44,7 +51,7 @@ from aws_lambda_powertools import Logger
 from botocore.config import Config
 
 from redshift_loader_run import LoadError, LoadResult, Target, Timing, run_phases
-from redshift_loader_sql import SqlFileError, load_statements, select_statements
+from redshift_loader_sql import SqlFileError, load_statements, select_statements, streaming_statements
 
 SERVICE = "redshift-loader"
 logger = Logger(service=SERVICE)
@@ -52,6 +59,7 @@ logger = Logger(service=SERVICE)
 DB_USER_NAME = re.compile(r"[a-z_][a-z0-9_$]{0,126}")
 SQL_FOLDER = Path(__file__).resolve().parent / "sql"
 PLACEHOLDER_VARIABLES = ("CURATED_BUCKET", "COPY_ROLE_ARN", "SPECTRUM_ROLE_ARN", "LAKE_DATABASE")
+STREAMING_VARIABLES = ("STREAM_NAME", "STREAMING_ROLE_ARN")
 # Time kept back from the Lambda's remaining time to cancel a running statement or batch and report.
 SAFETY_MARGIN_SECONDS = 15.0
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
@@ -116,12 +124,53 @@ def load(event: Any, environ: Mapping[str, str], *, client, sql_folder: Path, bu
     return run_phases(client, target, statements, timing=timing, log=log)
 
 
+def streaming_variables(request: Any) -> dict[str, str]:
+    """The streaming setup's placeholders, from an event (each must be given; SQL-safe values are
+    checked when they are substituted)."""
+    if not isinstance(request, Mapping):
+        raise ConfigError('"streaming" must be an object with STREAM_NAME and STREAMING_ROLE_ARN')
+    missing = [name for name in STREAMING_VARIABLES if not str(request.get(name) or "").strip()]
+    if missing:
+        raise ConfigError(f'"streaming" lacks {", ".join(missing)}')
+    return {name: str(request[name]).strip() for name in STREAMING_VARIABLES}
+
+
+def setup_streaming(request: Any, environ: Mapping[str, str], *, client, sql_folder: Path, budget_seconds: float,
+                    clock: Callable[[], float], sleep: Callable[[float], None], log=None) -> LoadResult:
+    target = load_target(environ)
+    try:
+        statements = streaming_statements(sql_folder, streaming_variables(request))
+    except SqlFileError as error:
+        raise ConfigError(str(error)) from None
+    timing = Timing(deadline=clock() + budget_seconds - SAFETY_MARGIN_SECONDS, clock=clock, sleep=sleep)
+    return run_phases(client, target, statements, timing=timing, log=log)
+
+
+def custom_resource(event: Mapping[str, Any], run: Callable[[Any], LoadResult]) -> dict:
+    """A CloudFormation event from CDK's provider framework: Create runs the streaming setup."""
+    props = event.get("ResourceProperties") or {}
+    physical_id = event.get("PhysicalResourceId") or \
+        f"streaming-setup:{(props.get('Streaming') or {}).get('STREAM_NAME', 'unknown')}"
+    if event.get("RequestType") != "Create":
+        return {"PhysicalResourceId": physical_id}
+    result = run(props.get("Streaming"))
+    return {"PhysicalResourceId": physical_id, "Data": {"Statements": len(result.statements)}}
+
+
 @logger.inject_lambda_context
 def handler(event: dict, context) -> dict:
+    budget = context.get_remaining_time_in_millis() / 1000
+
+    def streaming(request: Any) -> LoadResult:
+        return setup_streaming(request, os.environ, client=data_api_client(), sql_folder=SQL_FOLDER,
+                               budget_seconds=budget, clock=clock, sleep=sleep, log=logger)
     try:
+        if isinstance(event, Mapping) and "RequestType" in event:
+            return custom_resource(event, streaming)
+        if isinstance(event, Mapping) and "streaming" in event:
+            return streaming(event["streaming"]).as_dict()
         result = load(event, os.environ, client=data_api_client(), sql_folder=SQL_FOLDER,
-                      budget_seconds=context.get_remaining_time_in_millis() / 1000,
-                      clock=clock, sleep=sleep, log=logger)
+                      budget_seconds=budget, clock=clock, sleep=sleep, log=logger)
     except LoadError as error:        # ours: the message says what and where
         logger.error("load failed", extra={"error": str(error), "error_type": type(error).__name__})
         raise

@@ -242,3 +242,34 @@ def _statement_ends(text: str, source: str):
 def _code(text: str, source: str) -> str:
     """`text` without its comments (quoted spans kept)."""
     return "".join(text[start:end] for kind, start, end in _scan(text, source) if kind != "comment")
+
+
+# --- streaming ingestion setup (sql/streaming/setup/, run on request, not by loads) ----------
+
+STREAMING_SETUP = ("streaming", "setup")
+
+
+def streaming_statements(folder: Path | str, variables: Mapping[str, str]) -> list[Statement]:
+    """The statements of `folder`/streaming/setup/*.sql, in name order, as setup statements (run one
+    by one, each committed on its own), placeholders filled in from `variables`.
+
+    A load never runs them: they create a stream's external schema and its materialized view once,
+    when the stack that owns the stream asks (the view holds what it ingested; re-creating it would
+    re-read only what the stream still retains)."""
+    directory = Path(folder).joinpath(*STREAMING_SETUP)
+    paths = sorted(path for path in directory.glob("*.sql") if path.is_file())
+    if not paths:
+        raise SqlFileError(f"no *.sql files in {directory}")
+    statements, problems = [], []
+    for path in paths:
+        if not FILE_NAME.match(path.stem):
+            problems.append(f"streaming/setup/{path.name}: the name must be NN_words.sql")
+            continue
+        try:
+            text = substitute(path.read_text(encoding="utf-8"), variables, source=path.name)
+            statements.append(Statement(SETUP, path.stem, single_statement(text, source=path.name)))
+        except SqlFileError as error:
+            problems.append(str(error))
+    if problems:
+        raise SqlFileError(f"{len(problems)} problem(s) with the streaming SQL in {directory}: " + "; ".join(problems))
+    return statements

@@ -33,10 +33,15 @@ class RedshiftWarehouseStack(Stack):
         self.ops_topic = ops_topic(self, "OpsTopic", key=data_key)
         self.lake_role = LakeReaderRole(self, "LakeReader", bucket_name=curated_bucket, prefixes=LAKE_PREFIXES,
                                         key=data_key, database=lake_database).role
+        # Redshift streaming ingestion reads Kinesis with this role. It holds no permission here:
+        # each stack whose stream the warehouse ingests grants it read on exactly that stream.
+        self.streaming_role = iam.Role(self, "StreamingIngestion",
+                                       assumed_by=iam.ServicePrincipal("redshift.amazonaws.com"),
+                                       description="Redshift streaming ingestion: read the streams granted to it")
         isolated = vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
         self.warehouse = Warehouse(
             self, "Warehouse", vpc=vpc, key=data_key, node_type=settings.node_type, nodes=settings.nodes,
-            database=settings.database, roles=[self.lake_role],
+            database=settings.database, roles=[self.lake_role, self.streaming_role],
             client_cidrs=[subnet.ipv4_cidr_block for subnet in isolated.subnets], port=settings.port,
             snapshot_retention_days=settings.snapshot_retention_days,
             log_retention_days=log_retention_days, removal_policy=removal, alarm_topic=self.ops_topic)
