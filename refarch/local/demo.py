@@ -90,6 +90,11 @@ def _flink(settings):
     return _Runs([run_flink_job("clickstream", size=300)])
 
 
+def _adtech(settings):
+    from refarch.local.adtech import run_adtech
+    return run_adtech(settings.adtech, rounds=10, decisions_per_placement=2000)
+
+
 # Each pattern's local run at its demo size; the tests call the same functions smaller.
 LOCAL_RUNS: dict[str, Callable[[Any], Any]] = {
     "IotTelemetry": _iot,
@@ -97,6 +102,7 @@ LOCAL_RUNS: dict[str, Callable[[Any], Any]] = {
     "BatchDataLake": _lake,
     "RedshiftWarehouse": _warehouse,
     "StreamingSqlAnalytics": _flink,
+    "AdTech": _adtech,
 }
 
 
