@@ -11,7 +11,9 @@ from cdk_nag import AwsSolutionsChecks
 
 from refarch.config import Settings, settings_from_context
 from refarch.constructs.checkov import skip_cdk_provider_checks
+from refarch.constructs.lifecycle import removal_policy
 from refarch.constructs.nag import acknowledge_cdk_providers
+from refarch.constructs.provider_logs import log_cdk_providers
 from refarch.paths import PROJECT_ROOT
 from refarch.patterns import BASELINE
 from refarch.stacks.adtech import AdTechStack
@@ -106,6 +108,8 @@ def build_stacks(app: App, settings: Settings) -> dict[str, Stack]:
     for stack in stacks.values():
         acknowledge_cdk_providers(stack)
         skip_cdk_provider_checks(stack)
+        log_cdk_providers(stack, key=baseline.data_key, retention_days=settings.baseline.log_retention_days,
+                          removal_policy=removal_policy(retain=settings.retains_data))
         Tags.of(stack).add("project", "refarch")
         Tags.of(stack).add("stage", settings.stage)
     return stacks

@@ -78,8 +78,28 @@ if __name__ == "__main__":
 
 
 def applications_missing_the_connector(stacks) -> list[str]:
-    """Paths of the Flink applications in `stacks` whose zip would ship without the jar."""
+    """The Flink applications in `stacks` whose zip would not carry the pinned jar: each
+    one's path, and why when the jar is there but is not the one connector.lock pins (its
+    SHA-256 differs, or the lock pins none yet). `refarch deploy` refuses to ship them."""
     from refarch.constructs.flink_application import FlinkSqlApplication
 
-    return [construct.node.path for stack in stacks for construct in stack.node.find_all()
-            if isinstance(construct, FlinkSqlApplication) and construct.missing_connector]
+    found = []
+    for stack in stacks:
+        for construct in stack.node.find_all():
+            if not isinstance(construct, FlinkSqlApplication):
+                continue
+            problem = None if construct.missing_connector else unpinned_jar(construct.connector_jar)
+            if construct.missing_connector or problem:
+                found.append(construct.node.path + (f" ({problem})" if problem else ""))
+    return found
+
+
+def unpinned_jar(jar: Path) -> str | None:
+    """Why `jar` is not the pinned connector, or None when its SHA-256 is the lock's."""
+    pinned = lock().get("sha256", "")
+    if not pinned:
+        return f"{LOCK_FILE.name} pins no SHA-256 yet, so {jar.name} cannot be verified"
+    actual = sha256_of(jar)
+    if actual != pinned:
+        return f"its {jar.name} has SHA-256 {actual}, but {LOCK_FILE.name} pins {pinned}"
+    return None

@@ -110,7 +110,8 @@ def test_endpoint_security_group_admits_https_from_the_vpc_range_only(template):
 def test_flow_logs_record_all_traffic_into_an_encrypted_log_group_with_retention(template):
     template.has_resource_properties("AWS::EC2::FlowLog", {
         "ResourceType": "VPC", "TrafficType": "ALL", "LogDestinationType": "cloud-watch-logs"})
-    (group,) = resources(template, "AWS::Logs::LogGroup").values()
+    (flow_log,) = resources(template, "AWS::EC2::FlowLog").values()
+    group = resources(template, "AWS::Logs::LogGroup")[flow_log["Properties"]["LogGroupName"]["Ref"]]
     assert group["Properties"]["RetentionInDays"] == 365
     assert group["Properties"]["KmsKeyId"]["Fn::GetAtt"][0].startswith("AuditKey")
 

@@ -132,9 +132,16 @@ def test_deploy_check_finds_an_application_without_the_jar(tmp_path):
     assert applications_missing_the_connector([build_test_stack(tmp_path / "absent.jar")]) == ["FlinkTest/Ads"]
 
 
-def test_deploy_check_passes_an_application_with_the_jar(tmp_path):
+def test_deploy_check_passes_an_application_with_the_pinned_jar(tmp_path, monkeypatch):
+    import hashlib
+
+    from refarch import flink_connector
+
     jar = tmp_path / CONNECTOR_JAR
     jar.write_bytes(b"jar")
+    lock = tmp_path / "connector.lock"
+    lock.write_text(json.dumps({**flink_connector.lock(), "sha256": hashlib.sha256(b"jar").hexdigest()}))
+    monkeypatch.setattr(flink_connector, "LOCK_FILE", lock)
     assert applications_missing_the_connector([build_test_stack(jar)]) == []
 
 
