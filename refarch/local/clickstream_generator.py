@@ -100,7 +100,8 @@ def generate_traffic(size: int, seed: int, *, batch_size: int = 20) -> Traffic:
         ordered.insert(position + 1, late)
         traffic.late += 1
     # An event time with no calendar day: the API's pattern passes it, the job does not.
-    ordered.insert(len(ordered) // 3, event(visitors[1], first, event_time="2024-02-30T10:00:00.000Z"))
+    no_such_day = event(visitors[1], first, event_time="2024-02-30T10:00:00.000Z")
+    ordered.insert(len(ordered) // 3, no_such_day)
     traffic.expected_dead["invalid:event_time"] += 1
 
     for offset in range(0, len(ordered), batch_size):
@@ -108,7 +109,10 @@ def generate_traffic(size: int, seed: int, *, batch_size: int = 20) -> Traffic:
     # A tracker re-sends a batch it got no answer for.
     resent = rng.randrange(1, len(traffic.posts) - 1)
     traffic.posts.insert(resent + 1, list(traffic.posts[resent]))
-    traffic.duplicates = len(traffic.posts[resent])
+    # The job de-duplicates valid events; a copy of a record it rejects is a dead letter again.
+    rejected_copies = sum(e is no_such_day for e in traffic.posts[resent])
+    traffic.duplicates = len(traffic.posts[resent]) - rejected_copies
+    traffic.expected_dead["invalid:event_time"] += rejected_copies
     for name, broken, reason in EDGE_MALFORMED:
         traffic.posts.insert(rng.randrange(len(traffic.posts)), [broken(event(visitors[2], first))])
         traffic.expected_edge[reason] += 1
