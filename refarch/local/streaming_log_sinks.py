@@ -111,9 +111,16 @@ class WarehouseResult:
 
 def kinesis_rows(records: list[str], *, arrived: datetime) -> list[tuple]:
     """The clean records as the Kinesis external table serves them to streaming ingestion."""
-    return [(arrived + timedelta(milliseconds=n), json.loads(r)["visitor_id"], "shardId-000000000000",
+    return [(arrived + timedelta(milliseconds=n), _partition_key(r, n), "shardId-000000000000",
              f"{49650000000000000000000000000000000000 + n}", arrived + timedelta(seconds=30), r.encode())
             for n, r in enumerate(records)]
+
+
+def _partition_key(record: str, n: int) -> str:
+    try:
+        return str(json.loads(record)["visitor_id"])
+    except (ValueError, KeyError, TypeError):
+        return f"record-{n}"
 
 
 def events_view_sql(stream: str = LOCAL_STREAM) -> str:
