@@ -162,3 +162,15 @@ def test_the_firehose_event_is_what_real_firehose_sends_and_parquet_is_recognise
 
 def test_untrusted_text_is_inert_in_the_terminal():
     assert safe_text("[red]boom[/] \x1b[2Jgone\n") == "\\[red]boom\\[/] \\x1b[2Jgone\\n"
+
+
+def test_the_public_powertools_parameters_the_templates_resolve_are_found():
+    from refarch.constructs.python_function import powertools_layer_parameter_name
+    from refarch.deploy.localstack import powertools_parameters
+
+    name = powertools_layer_parameter_name("3.37.0")
+    template = {"Parameters": {
+        "Powertools": {"Type": "AWS::SSM::Parameter::Value<String>", "Default": name},
+        "BootstrapVersion": {"Type": "AWS::SSM::Parameter::Value<String>", "Default": "/cdk-bootstrap/x/version"},
+        "Plain": {"Type": "String", "Default": name}}}
+    assert powertools_parameters([template]) == {name} == {"/aws/service/powertools/python/x86_64/python3.13/3.37.0"}

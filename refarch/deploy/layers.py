@@ -18,20 +18,24 @@ from pathlib import Path
 
 from refarch.paths import PROJECT_ROOT
 
-# Keep equal to the dev pin in pyproject.toml: the tests run the handlers on this version.
+# The account AWS publishes the Powertools layers under.
+POWERTOOLS_ACCOUNT = "017000801446"
+# For a layer referenced by ARN, whose release the ARN does not say: the dev pin in
+# pyproject.toml, the version the tests run the handlers on.
 POWERTOOLS_VERSION = "3.37.0"
 LAYERS_DIR = PROJECT_ROOT / ".localstack" / "layers"
 POWERTOOLS_LAYER_NAME = re.compile(r"^AWSLambdaPowertoolsPythonV3-python(?P<major>3)(?P<minor>\d+)-(?P<arch>x86_64|arm64)$")
 PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
 
 
-def powertools_layer_zip(layer_name: str) -> Path:
-    """The zip for `layer_name` (e.g. AWSLambdaPowertoolsPythonV3-python313-x86_64), built once."""
+def powertools_layer_zip(layer_name: str, release: str = POWERTOOLS_VERSION) -> Path:
+    """The zip of Powertools `release` for `layer_name` (e.g.
+    AWSLambdaPowertoolsPythonV3-python313-x86_64), built once."""
     match = POWERTOOLS_LAYER_NAME.match(layer_name)
     if not match:
         raise ValueError(f"layer {layer_name!r}: only the AWS-managed Powertools (Python, V3) layers "
                          "can be rebuilt for LocalStack")
-    target = LAYERS_DIR / f"{layer_name}-{POWERTOOLS_VERSION}.zip"
+    target = LAYERS_DIR / f"{layer_name}-{release}.zip"
     if target.exists():
         return target
     LAYERS_DIR.mkdir(parents=True, exist_ok=True)
@@ -41,7 +45,7 @@ def powertools_layer_zip(layer_name: str) -> Path:
             [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
              "--target", str(site), "--only-binary=:all:", "--implementation", "cp",
              "--python-version", f"{match['major']}.{match['minor']}",
-             "--platform", PLATFORMS[match["arch"]], f"aws-lambda-powertools=={POWERTOOLS_VERSION}"],
+             "--platform", PLATFORMS[match["arch"]], f"aws-lambda-powertools=={release}"],
             check=True)
         for cache in site.rglob("__pycache__"):
             shutil.rmtree(cache, ignore_errors=True)

@@ -4,16 +4,22 @@
   `AWS_ENDPOINT_URL` is set, and its path-style check reads the variable *named by*
   `AWS_S3_FORCE_PATH_STYLE` (a bug), hence the indirection below.
 - The AWS-managed Powertools layer: LocalStack's free edition cannot fetch a layer from AWS,
-  so the layer versions the templates reference are published first under the layer's own
-  account, built from the pinned `aws-lambda-powertools` (see `layers.py`).
+  nor does it hold the public SSM parameter the templates resolve the layer's ARN from
+  (`/aws/service/powertools/...`). So the layer is published first under the layer's own
+  account, built from the Powertools release the parameter names (see `layers.py`), and the
+  parameter is seeded with its ARN through the endpoint the project's LocalStack plugins add
+  (AWS and LocalStack both refuse PutParameter under `/aws`).
 - Bootstrap once per LocalStack: the CDKToolkit stack is created only when it is missing.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import urllib.error
 import urllib.parse
+import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +27,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from refarch.deploy.layers import powertools_layer_zip
+from refarch.deploy.layers import POWERTOOLS_ACCOUNT, powertools_layer_zip
 
 DEFAULT_ENDPOINT = "http://localhost:4566"
 LOCALSTACK_ACCOUNT = "000000000000"
@@ -131,3 +137,62 @@ def operation_seconds(cloudformation, stack_name: str) -> float | None:
             elif ended is not None and status in ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS"):
                 return round((ended - event["Timestamp"]).total_seconds(), 1)
     return None
+
+
+POWERTOOLS_PARAMETER = re.compile(r"^/aws/service/powertools/python/(?P<arch>x86_64|arm64)/"
+                                  r"python(?P<major>3)\.(?P<minor>\d+)/(?P<release>\d+\.\d+\.\d+)$")
+PUBLIC_PARAMETERS_ROUTE = "/_refarch/public-parameters"
+
+
+class SeedingFailed(Exception):
+    """LocalStack cannot be given what the templates need from AWS."""
+
+
+def powertools_parameters(templates: Iterable[Mapping[str, Any]]) -> set[str]:
+    """The public Powertools SSM parameters the templates resolve at deploy time."""
+    return {parameter["Default"] for template in templates
+            for parameter in template.get("Parameters", {}).values()
+            if parameter.get("Type", "").startswith("AWS::SSM::Parameter::Value")
+            and POWERTOOLS_PARAMETER.match(str(parameter.get("Default", "")))}
+
+
+def seed_powertools_parameters(names: Iterable[str], endpoint: str, region: str,
+                               account: str = LOCALSTACK_ACCOUNT) -> list[str]:
+    """For each parameter missing in LocalStack: publish the layer of its release under the
+    Powertools account, and store its ARN under the parameter's name. Returns what was seeded."""
+    seeded = []
+    ssm = client("ssm", endpoint, region, account)
+    for name in sorted(names):
+        try:
+            ssm.get_parameter(Name=name)
+            continue
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ParameterNotFound":
+                raise
+        match = POWERTOOLS_PARAMETER.match(name)
+        layer_name = f"AWSLambdaPowertoolsPythonV3-python{match['major']}{match['minor']}-{match['arch']}"
+        lambda_ = client("lambda", endpoint, region, account=POWERTOOLS_ACCOUNT)
+        version = lambda_.publish_layer_version(
+            LayerName=layer_name, Content={"ZipFile": powertools_layer_zip(layer_name, match["release"]).read_bytes()},
+            Description=f"refarch: Powertools for AWS Lambda {match['release']}, as the AWS-managed layer")
+        lambda_.add_layer_version_permission(LayerName=layer_name, VersionNumber=version["Version"],
+                                             StatementId="public", Action="lambda:GetLayerVersion", Principal="*")
+        _store_public_parameter(endpoint, account, region, name, version["LayerVersionArn"])
+        seeded.append(f"{name} = {version['LayerVersionArn']}")
+    return seeded
+
+
+def _store_public_parameter(endpoint: str, account: str, region: str, name: str, value: str) -> None:
+    request = urllib.request.Request(
+        endpoint + PUBLIC_PARAMETERS_ROUTE, method="POST", headers={"Content-Type": "application/json"},
+        data=json.dumps({"account": account, "region": region, "name": name, "value": value}).encode())
+    try:
+        with urllib.request.urlopen(request, timeout=10):
+            return
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            raise SeedingFailed(
+                f"this LocalStack cannot be given the public SSM parameter {name} (AWS publishes it; "
+                "PutParameter refuses names under /aws): start LocalStack with the project's plugins "
+                "(tests/localstack/plugins, installed by make localstack)") from None
+        raise SeedingFailed(f"seeding {name}: LocalStack answered {error.code}: {error.read()[:200]!r}") from None

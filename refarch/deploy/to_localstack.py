@@ -10,8 +10,8 @@ from pathlib import Path
 
 from refarch.deploy import cdk_cli
 from refarch.deploy.localstack import (
-    LOCALSTACK_ACCOUNT, cli_environment, client, is_bootstrapped, layer_references, operation_seconds,
-    seed_managed_layers,
+    LOCALSTACK_ACCOUNT, SeedingFailed, cli_environment, client, is_bootstrapped, layer_references,
+    operation_seconds, powertools_parameters, seed_managed_layers, seed_powertools_parameters,
 )
 from refarch.paths import PROJECT_ROOT
 
@@ -45,6 +45,12 @@ def deploy_to_localstack(stacks: Sequence[str], context_pairs: Sequence[str], *,
         templates = [cdk_cli.template(assembly, s) for s in in_assembly]
         for arn in seed_managed_layers(layer_references(templates, LOCALSTACK_ACCOUNT), endpoint):
             echo(f"published the AWS-managed layer {arn} (LocalStack cannot fetch it from AWS)")
+        try:
+            seeded = seed_powertools_parameters(powertools_parameters(templates), endpoint, region)
+        except SeedingFailed as error:
+            raise DeployFailed(str(error)) from None
+        for line in seeded:
+            echo(f"seeded the public parameter {line} (LocalStack does not hold AWS's parameters)")
         if not is_bootstrapped(endpoint, region):
             code, _ = cdk_cli.run_cli([str(tool), "bootstrap", "--app", str(assembly)], environment, echo=echo)
             if code != 0:
