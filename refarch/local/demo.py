@@ -90,6 +90,12 @@ def _flink(settings):
     return _Runs([run_flink_job("clickstream", size=300)])
 
 
+def _streaming_log(settings):
+    from refarch.local.streaming_log import run_streaming_log
+    batch_max = settings.clickstream.batch_max
+    return run_streaming_log(400, batch_size=min(20, batch_max), batch_max=batch_max)
+
+
 def _adtech(settings):
     from refarch.local.adtech import run_adtech
     return run_adtech(settings.adtech, rounds=10, decisions_per_placement=2000)
@@ -102,6 +108,7 @@ LOCAL_RUNS: dict[str, Callable[[Any], Any]] = {
     "BatchDataLake": _lake,
     "RedshiftWarehouse": _warehouse,
     "StreamingSqlAnalytics": _flink,
+    "StreamingLogAnalytics": _streaming_log,
     "AdTech": _adtech,
 }
 

@@ -150,17 +150,20 @@ class StreamingLogReport:
         return lines
 
 
-def run_streaming_log(size: int = 400, *, seed: int = 12, batch_size: int = 20, table_env: Any = None,
-                      workdir: Path | None = None) -> StreamingLogReport:
+def run_streaming_log(size: int = 400, *, seed: int = 12, batch_size: int = 20, batch_max: int = schema.MAX_BATCH,
+                      table_env: Any = None, workdir: Path | None = None) -> StreamingLogReport:
+    """`batch_max`: the API's batch limit (setting clickstream_batch_max), as its model applies it."""
+    if not 1 <= batch_size <= batch_max:
+        raise ValueError(f"batch_size={batch_size}: allowed 1 to batch_max ({batch_max})")
     traffic = generate_traffic(size, seed, batch_size=batch_size)
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="refarch-streaming-log-") as scratch:
-            return _run(traffic, Path(scratch), table_env)
-    return _run(traffic, Path(workdir), table_env)
+            return _run(traffic, Path(scratch), table_env, batch_max)
+    return _run(traffic, Path(workdir), table_env, batch_max)
 
 
-def _run(traffic: Traffic, workdir: Path, table_env: Any) -> StreamingLogReport:
-    accepted, refused = edge_reasons(traffic.posts)
+def _run(traffic: Traffic, workdir: Path, table_env: Any, batch_max: int) -> StreamingLogReport:
+    accepted, refused = edge_reasons(traffic.posts, batch_max)
     stream = list(accepted)
     for position, record in reversed(traffic.direct):
         stream.insert(position, record)
