@@ -95,11 +95,15 @@ def demo(context: ContextOption = None) -> None:
 
 @cli.command()
 def cost(context: ContextOption = None) -> None:
-    """Kinesis shards and estimated monthly stream cost from the expected-load settings."""
+    """Sizing and estimated monthly cost from the expected-load settings (StreamingLogAnalytics, IotTelemetry)."""
     from refarch.config import settings_from_context
     from refarch.sizing import monthly_stream_cost
 
-    iot = settings_from_context(parse_context(context)).iot
+    from refarch.streaming_log_cost import streaming_log_cost_table
+
+    settings = settings_from_context(parse_context(context))
+    console.print(streaming_log_cost_table(settings))
+    iot = settings.iot
     table = Table(title="IotTelemetry stream sizing (us-east-1 list prices unless set)")
     for column in ("input", "value"):
         table.add_column(column)

@@ -62,3 +62,14 @@ def test_a_bad_setting_fails_with_one_line_naming_it(key, value, allowed):
         settings_from_context({key: value})
     message = str(error.value)
     assert "\n" not in message and key in message and allowed in message
+
+
+def test_refarch_cost_shows_the_pattern_sized_from_the_settings():
+    from typer.testing import CliRunner
+
+    from refarch.cli import cli
+
+    result = CliRunner().invoke(cli, ["cost", "-c", "clickstream_events_per_second=2000"])
+    assert result.exit_code == 0, result.output
+    assert "16 x r6g.large.search" in result.output and "2 KPUs (1 + 1 orchestration)" in result.output
+    assert "2 + 3 shards" in result.output
