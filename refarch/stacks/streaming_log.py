@@ -95,7 +95,11 @@ class StreamingLogStack(Stack):
             "DeadLettersStreamName": self.dead_letters.stream_name, "AlertsStreamName": self.alerts.stream_name,
             "LakeBucketName": self.bucket.bucket_name, "DatabaseName": self.database_name,
             "SearchDomainName": self.domain.domain_name, "SearchEndpoint": self.domain.endpoint,
-            "IndexAlias": INDEX_ALIAS, "AllowedOrigin": settings.allowed_origins[0]})
+            "IndexAlias": INDEX_ALIAS, "AllowedOrigin": settings.allowed_origins[0],
+            "CollectApiId": self.api.api.rest_api_id, "CollectStage": self.api.api.deployment_stage.stage_name,
+            "SearchDeliveryStreamName": self.search_delivery.delivery_stream_name,
+            "WarehouseClusterIdentifier": warehouse.warehouse.cluster_identifier,
+            "WarehouseDatabase": warehouse.warehouse.database, "WarehouseUser": warehouse.warehouse.admin_user})
 
     def _search(self, settings: StreamingLogSettings, stage: str, azs: int, key: kms.IKey, vpc: ec2.IVpc,
                 powertools_layer_version: str, logs: dict) -> None:
