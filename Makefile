@@ -56,6 +56,7 @@ bench: $(PY_DEPS) $(CHECKOV)
 	$(BIN)/python benchmarks/synth.py
 	$(BIN)/python benchmarks/log_transform.py
 	$(BIN)/python benchmarks/iot_writer.py --repeats 1
+	$(BIN)/python benchmarks/placement_api.py --repeats 1
 
 deps: $(PY_DEPS) $(NODE_DEPS) $(CHECKOV)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from refarch.patterns import stack_name
+from refarch.smoke.adtech import smoke_adtech
 from refarch.smoke.baseline import smoke_baseline
 from refarch.smoke.firehose import smoke_firehose
 from refarch.smoke.iot import smoke_iot
@@ -25,10 +26,13 @@ CHECKS: dict[str, SmokeCheck] = {
     "RedshiftWarehouse": smoke_warehouse,
     "StreamingSqlAnalytics": smoke_streaming,
     "StreamingLogAnalytics": smoke_streaming_log,
+    "AdTech": smoke_adtech,
 }
 # How long to wait for each pattern's data by default (Firehose buffers up to 5 minutes on AWS).
+# AdTech on AWS: the job's windows close the attribution window (5 min) after their end (5 min).
 DEFAULT_TIMEOUTS = {"aws": {"FirehoseParquet": 420.0, "BatchDataLake": 1800.0, "StreamingSqlAnalytics": 300.0,
-                            "StreamingLogAnalytics": 600.0},
+                            "StreamingLogAnalytics": 600.0,
+                            "AdTech": 900.0},
                     "localstack": {}}
 DEFAULT_TIMEOUT = 60.0
 

@@ -145,6 +145,15 @@ CHECKS: dict[str, tuple[str, Check]] = {
         restApiId=res(r.properties["RestApiId"]), stageName=r.physical_id)["stageName"] == r.physical_id),
     "AWS::ApiGateway::Deployment": ("apigateway", lambda c, r, res: c.get_deployment(
         restApiId=res(r.properties["RestApiId"]), deploymentId=r.physical_id)["id"] == r.physical_id),
+    "AWS::ApiGateway::Resource": ("apigateway", lambda c, r, res: c.get_resource(
+        restApiId=res(r.properties["RestApiId"]), resourceId=r.physical_id)["id"] == r.physical_id),
+    "AWS::ApiGateway::Method": ("apigateway", lambda c, r, res: c.get_method(
+        restApiId=res(r.properties["RestApiId"]), resourceId=res(r.properties["ResourceId"]),
+        httpMethod=r.properties["HttpMethod"])["httpMethod"] == r.properties["HttpMethod"]),
+    "AWS::ApiGateway::RequestValidator": ("apigateway", lambda c, r, res: c.get_request_validator(
+        restApiId=res(r.properties["RestApiId"]), requestValidatorId=r.physical_id)["id"] == r.physical_id),
+    "AWS::IAM::ManagedPolicy": ("iam", lambda c, r, _: c.get_policy(PolicyArn=r.physical_id)["Policy"][
+        "Arn"] == r.physical_id),
 }
 
 
