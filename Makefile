@@ -47,7 +47,7 @@ deploy: $(PY_DEPS) $(NODE_DEPS)
 deploy-localstack: $(PY_DEPS) $(NODE_DEPS)
 	$(BIN)/refarch deploy --localstack $(if $(LOCALSTACK_ENDPOINT),--endpoint $(LOCALSTACK_ENDPOINT)) $(STACKS) $(CONTEXT_ARGS)
 
-# The Flink Kinesis SQL connector jar (Maven only): needed to deploy StreamingSqlAnalytics,
+# The Flink Kinesis SQL connector jar (Maven only): needed to deploy StreamingLogAnalytics and AdTech,
 # not to synthesize or test it. Verified against jobs/flink/connector.lock.
 flink-deps: $(PY_DEPS)
 	$(BIN)/python -m refarch.flink_connector

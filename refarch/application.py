@@ -21,7 +21,6 @@ from refarch.stacks.batch_data_lake import BatchDataLakeStack
 from refarch.stacks.firehose_parquet import FirehoseParquetStack
 from refarch.stacks.iot_telemetry import IotTelemetryStack
 from refarch.stacks.redshift_warehouse import RedshiftWarehouseStack
-from refarch.stacks.streaming_sql import StreamingSqlStack
 from refarch.stacks.streaming_log import StreamingLogStack
 from refarch.stacks.security_baseline import SecurityBaselineStack
 
@@ -78,13 +77,6 @@ def build_stacks(app: App, settings: Settings) -> dict[str, Stack]:
             powertools_layer_version=settings.powertools_layer_version,
             description="refarch: private Redshift loaded from the lake, with Spectrum", **shared)
         stacks["RedshiftWarehouse"].add_stack_dependency(lake, "COPY and Spectrum read the lake's bucket and catalog")
-    if "StreamingSqlAnalytics" in settings.patterns:
-        stacks["StreamingSqlAnalytics"] = StreamingSqlStack(
-            app, "StreamingSqlAnalytics", stack_name=name("StreamingSqlAnalytics"),
-            settings=settings.streaming, vpc=baseline.vpc,
-            log_retention_days=settings.baseline.log_retention_days,
-            description="refarch: Flink SQL windows over Kinesis on Managed Service for Apache Flink",
-            **shared)
     if "StreamingLogAnalytics" in settings.patterns:
         warehouse = stacks["RedshiftWarehouse"]   # selected with it (patterns.REQUIRES), as the lake is
         azs = settings.baseline.azs if isinstance(settings.baseline.azs, int) else len(settings.baseline.azs)

@@ -123,18 +123,6 @@ class WarehouseSettings:
     load_trigger: str = "after-etl"  # or a cron(...) expression
 
 
-@dataclass(frozen=True)
-class StreamingSettings:
-    """StreamingSqlAnalytics: stream size and the Flink applications' scaling and checkpoints."""
-
-    shards: int = 1
-    retention_hours: int = 24
-    parallelism: int = 1
-    parallelism_per_kpu: int = 1
-    autoscaling: bool = True
-    checkpoint_seconds: int = 60
-
-
 API_AUTH_MODES = ("iam", "api-key")
 
 
@@ -180,7 +168,6 @@ class Settings:
     firehose: FirehoseSettings = field(default_factory=FirehoseSettings)
     lake: LakeSettings = field(default_factory=LakeSettings)
     warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
-    streaming: StreamingSettings = field(default_factory=StreamingSettings)
     adtech: AdTechSettings = field(default_factory=AdTechSettings)
     clickstream: StreamingLogSettings = field(default_factory=StreamingLogSettings)
 
@@ -230,12 +217,6 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "warehouse_port": lambda k, v: parse_int(k, v, 1150, 65535),  # Redshift's allowed port range
     "warehouse_snapshot_retention_days": lambda k, v: parse_int(k, v, 1, 35),
     "warehouse_load_trigger": lambda k, v: parse_load_trigger(k, v),
-    "streaming_shards": lambda k, v: parse_int(k, v, 1, 500),
-    "streaming_retention_hours": lambda k, v: parse_int(k, v, 24, 8760),
-    "streaming_parallelism": lambda k, v: parse_int(k, v, 1, 1000),
-    "streaming_parallelism_per_kpu": lambda k, v: parse_int(k, v, 1, 8),
-    "streaming_autoscaling": lambda k, v: parse_bool(k, v),
-    "streaming_checkpoint_seconds": lambda k, v: parse_int(k, v, 1, 3600),
     "adtech_events_per_second": lambda k, v: parse_float(k, v, 0.001, 1_000_000),
     "adtech_event_size_kb": lambda k, v: parse_float(k, v, 0.001, 1024),   # 1 MB Kinesis record limit
     "adtech_retention_hours": lambda k, v: parse_int(k, v, 24, 8760),
@@ -259,7 +240,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
 # prefix -> (Settings field, dataclass)
 _GROUPS = {"iot_": ("iot", IotSettings), "firehose_": ("firehose", FirehoseSettings),
            "lake_": ("lake", LakeSettings), "warehouse_": ("warehouse", WarehouseSettings),
-           "streaming_": ("streaming", StreamingSettings), "adtech_": ("adtech", AdTechSettings),
+           "adtech_": ("adtech", AdTechSettings),
            "clickstream_": ("clickstream", StreamingLogSettings)}
 
 SETTING_NAMES = tuple(_PARSERS)

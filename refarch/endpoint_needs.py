@@ -25,11 +25,6 @@ INTERFACE_ENDPOINTS_NEEDED: dict[str, dict[str, str]] = {
         "redshift-data": "the loader runs its SQL through the Redshift Data API",
         "glue": "Spectrum reads the lake's Glue catalog from the cluster",
     },
-    "StreamingSqlAnalytics": {
-        "kinesis-streams": "the Flink jobs read and write their Kinesis streams",
-        "logs": "the Flink jobs write their log streams",
-        "monitoring": "Managed Flink publishes the jobs' metrics",
-    },
     "StreamingLogAnalytics": {
         "kinesis-streams": "the clickstream job reads the events and writes the clean, window, dead-letter "
                            "and alert streams",

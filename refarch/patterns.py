@@ -64,14 +64,6 @@ PATTERNS: tuple[Pattern, ...] = (
          "alarms: CPU, disk, health, loader failures (uses BatchDataLake's bucket and catalog)"),
     ),
     Pattern(
-        "StreamingSqlAnalytics",
-        "Windowed Flink SQL over Kinesis: the clickstream job on Managed Flink",
-        ("Kinesis source and sink streams, encrypted with the data key",
-         "Managed Service for Apache Flink (FLINK-1_20) application in the isolated subnets",
-         "clickstream: page views per minute, 5xx rate (sliding), sessions, 5xx alerts",
-         "alarms: downtime, failed checkpoints, source lag (needs `make flink-deps` to deploy)"),
-    ),
-    Pattern(
         "StreamingLogAnalytics",
         "Clickstream from websites, validated and windowed by Flink SQL, into the lake, OpenSearch and Redshift",
         ("collection API: API Gateway REST -> Kinesis PutRecords (JSON-schema model, batch limit, "

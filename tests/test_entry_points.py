@@ -96,10 +96,10 @@ def test_refarch_deploy_refuses_a_flink_stack_without_the_connector_jar(tmp_path
 
     if FLINK_CONNECTOR_JAR.exists():
         pytest.skip("the connector jar is present here (make flink-deps ran)")
-    result = run([str(REFARCH), "deploy", "StreamingSqlAnalytics"], tmp_path)
+    result = run([str(REFARCH), "deploy", "StreamingLogAnalytics"], tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "refarch: StreamingSqlAnalytics/ClickstreamJob would ship its application zip without the "
+        "refarch: StreamingLogAnalytics/ClickstreamJob would ship its application zip without the "
         "Kinesis connector jar: run `make flink-deps` first"]
     assert "running:" not in result.stdout  # the CDK CLI was never started
 

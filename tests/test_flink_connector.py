@@ -73,8 +73,8 @@ def flink_stack(jar):
     vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, subnet_configuration=[ec2.SubnetConfiguration(
         name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)])
     stream = kinesis.Stream(stack, "Events")
-    FlinkSqlApplication(stack, "Job", jobs_root=JOBS_ROOT / "flink", job="clickstream", source=stream,
-                        sinks={n: stream for n in ("pageviews", "errorrate", "sessions", "alerts")},
+    FlinkSqlApplication(stack, "Job", jobs_root=JOBS_ROOT / "flink", job="streaming_log", source=stream,
+                        sinks={n: stream for n in ("clean", "deadletters", "windows", "alerts")},
                         key=kms.Key(stack, "Key"), vpc=vpc, log_retention_days=7,
                         removal_policy=RemovalPolicy.DESTROY, connector_jar=jar, start_on_deploy=False)
     return stack

@@ -67,7 +67,11 @@ def test_what_each_resource_in_the_vpc_calls(synthesis):
         "RedshiftWarehouse/Loader/Function/Resource": {"redshift-data"},
         "RedshiftWarehouse/Warehouse/Cluster": {"s3", "glue"}}
     flink = {"kinesis-streams", "logs", "monitoring", "s3"}
-    assert calls("StreamingSqlAnalytics") == {"StreamingSqlAnalytics/ClickstreamJob/Application": flink}
+    # the domain and the search Firehose are in the VPC but call nothing from it (reachability.py)
+    assert calls("StreamingLogAnalytics") == {"StreamingLogAnalytics/ClickstreamJob/Application": flink,
+                                              "StreamingLogAnalytics/IndexSetup/Function/Function/Resource": set(),
+                                              "StreamingLogAnalytics/Search/Domain": set(),
+                                              "StreamingLogAnalytics/ToSearch/DeliveryStream": set()}
     assert calls("AdTech") == {"AdTech/CtrJob/Application": flink,
                                "AdTech/Updater/Function/Resource": {"dynamodb", "sqs"},
                                "AdTech/Placement/Function/Resource": {"dynamodb"}}

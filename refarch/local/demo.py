@@ -85,11 +85,6 @@ class _Runs:
         return [line for report in self.reports for line in report.summary_lines()]
 
 
-def _flink(settings):
-    from refarch.local.flink_sql import run_flink_job
-    return _Runs([run_flink_job("clickstream", size=300)])
-
-
 def _streaming_log(settings):
     from refarch.local.streaming_log import run_streaming_log
     batch_max = settings.clickstream.batch_max
@@ -107,7 +102,6 @@ LOCAL_RUNS: dict[str, Callable[[Any], Any]] = {
     "FirehoseParquet": _firehose,
     "BatchDataLake": _lake,
     "RedshiftWarehouse": _warehouse,
-    "StreamingSqlAnalytics": _flink,
     "StreamingLogAnalytics": _streaming_log,
     "AdTech": _adtech,
 }

@@ -12,7 +12,6 @@ from refarch.smoke.firehose import smoke_firehose
 from refarch.smoke.iot import smoke_iot
 from refarch.smoke.lake import smoke_lake
 from refarch.smoke.report import SmokeReport
-from refarch.smoke.streaming import smoke_streaming
 from refarch.smoke.streaming_log import smoke_streaming_log
 from refarch.smoke.target import Progress, Target
 from refarch.smoke.warehouse import smoke_warehouse
@@ -24,14 +23,12 @@ CHECKS: dict[str, SmokeCheck] = {
     "FirehoseParquet": smoke_firehose,
     "BatchDataLake": smoke_lake,
     "RedshiftWarehouse": smoke_warehouse,
-    "StreamingSqlAnalytics": smoke_streaming,
     "StreamingLogAnalytics": smoke_streaming_log,
     "AdTech": smoke_adtech,
 }
 # How long to wait for each pattern's data by default (Firehose buffers up to 5 minutes on AWS).
 # AdTech on AWS: the job's windows close the attribution window (5 min) after their end (5 min).
-DEFAULT_TIMEOUTS = {"aws": {"FirehoseParquet": 420.0, "BatchDataLake": 1800.0, "StreamingSqlAnalytics": 300.0,
-                            "StreamingLogAnalytics": 600.0,
+DEFAULT_TIMEOUTS = {"aws": {"FirehoseParquet": 420.0, "BatchDataLake": 1800.0, "StreamingLogAnalytics": 600.0,
                             "AdTech": 900.0},
                     "localstack": {}}
 DEFAULT_TIMEOUT = 60.0

@@ -2,7 +2,7 @@
 
 Starting the JVM (py4j gateway) and the first job cost ~30 s; later TableEnvironments and
 jobs reuse that JVM. A TableEnvironment can run many jobs one after another, but it keeps
-its catalog, so every run_flink_job creates its tables in a database of its own and drops
+its catalog, so every local job run creates its tables in a database of its own and drops
 it afterwards. PyFlink is a dev dependency: where it is missing these tests fail, not skip.
 """
 

@@ -52,7 +52,7 @@ def test_the_baseline_exports_its_key_vpc_and_subnets(synthesis):
 
 
 def test_the_patterns_in_the_vpc_import_the_baseline_subnets(synthesis):
-    imported = {i for s in ("IotTelemetry", "RedshiftWarehouse", "StreamingSqlAnalytics")
+    imported = {i for s in ("IotTelemetry", "RedshiftWarehouse", "StreamingLogAnalytics")
                 for i in intrinsics(synthesis.template(s), "Fn::ImportValue")}
     assert {i for i in imported if "isolatedSubnet" in i}
 

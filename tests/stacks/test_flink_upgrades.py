@@ -18,7 +18,7 @@ def applications(template: dict) -> list[dict]:
 
 
 def test_an_update_resumes_from_the_latest_snapshot_and_drops_unclaimed_state(synthesis):
-    apps = applications(synthesis.template("StreamingSqlAnalytics")) + applications(synthesis.template("AdTech"))
+    apps = applications(synthesis.template("StreamingLogAnalytics")) + applications(synthesis.template("AdTech"))
     assert len(apps) == 2
     for app in apps:
         assert app["RunConfiguration"] == {
@@ -28,7 +28,7 @@ def test_an_update_resumes_from_the_latest_snapshot_and_drops_unclaimed_state(sy
 
 
 def test_the_first_start_skips_restoring_since_there_is_no_snapshot_yet(synthesis):
-    starts = [r["Properties"] for stack in ("StreamingSqlAnalytics", "AdTech")
+    starts = [r["Properties"] for stack in ("StreamingLogAnalytics", "AdTech")
               for r in synthesis.template(stack)["Resources"].values() if r["Type"] == "Custom::AWS"]
     assert len(starts) == 2
     assert all('"ApplicationRestoreType":"SKIP_RESTORE_FROM_SNAPSHOT"' in str(s["Create"]) for s in starts)
