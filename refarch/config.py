@@ -109,6 +109,9 @@ class LakeSettings:
     raw_to_infrequent_days: int = 30
     raw_to_glacier_days: int = 90
     bytes_scanned_cutoff_mb: int = 10240
+    # The trades table projects trade_date from this day to tomorrow, and the ETL job rejects
+    # trades outside that range (timestamp_out_of_range), so every stored day is queryable.
+    first_trade_date: str = "2024-01-01"
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "lake_workers": lambda k, v: parse_int(k, v, 2, 299),
     "lake_raw_to_infrequent_days": lambda k, v: parse_int(k, v, 30, 3650),  # S3: IA after >= 30 days
     "lake_raw_to_glacier_days": lambda k, v: parse_int(k, v, 31, 3650),
+    "lake_first_trade_date": lambda k, v: parse_date(k, v, "1970-01-01", "2100-01-01"),
     "lake_bytes_scanned_cutoff_mb": lambda k, v: parse_int(k, v, 10, 10_000_000),  # Athena: >= 10 MB
     "warehouse_node_type": lambda k, v: parse_choice(k, v, NODE_TYPES),
     "warehouse_nodes": lambda k, v: parse_int(k, v, 1, 128),

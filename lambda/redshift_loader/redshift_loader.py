@@ -5,12 +5,17 @@ asset as `sql/`, next to this file) through the Redshift Data API in two phases:
   sql/setup/*.sql  schema, tables (IF NOT EXISTS) and the Spectrum external schema, one
                    ExecuteStatement each, in order, each committed on its own
   sql/load/*.sql   the symbols dimension refresh and the idempotent reload of analytics.trades
-                   from the curated lake (clear staging, COPY, delete the staged trade dates,
-                   insert), as ONE BatchExecuteStatement: a single transaction
+                   from the curated lake (clear staging, COPY the files one ETL run wrote, delete
+                   the staged trade dates, insert), as ONE BatchExecuteStatement: a single transaction
 See redshift_loader_run for why the phases differ.
 
+What a load copies: the COPY manifest of one run of the lake's ETL job (redshift_loader_manifest):
+the run a Glue job-state event or {"run_id": ...} names, else the newest. A manifest with no
+files (the run had nothing new) runs the setup statements only; so does a lake with no run yet.
+
 Event (anything else in it, such as EventBridge's scheduled-event fields, is ignored):
-  {}                                       every statement, in file order
+  {}                                       every statement, in file order, for the newest run
+  {"run_id": "jr_..."}                     every statement, for that run (a backfill run, say)
   {"statements": ["09_copy_trades", ...]}  only those (file names without .sql, from either phase),
                                            in file order: setup ones one by one, load ones as a batch
   {"streaming": {"STREAM_NAME": ..., "STREAMING_ROLE_ARN": ...}}
@@ -30,8 +35,10 @@ Environment (set by the CDK construct):
   COPY_ROLE_ARN      placeholder ${COPY_ROLE_ARN}: the role COPY reads the lake with
   SPECTRUM_ROLE_ARN  placeholder ${SPECTRUM_ROLE_ARN}: the role Spectrum reads the catalog and lake with
   LAKE_DATABASE      placeholder ${LAKE_DATABASE}: the lake's Glue database
+  LOAD_MANIFEST_PREFIX  where the ETL runs' manifests are in CURATED_BUCKET (_quality/<job name>/)
 Only those four names are substituted into SQL (never the rest of the environment, which holds
-the function's credentials); a placeholder without a value fails the run, naming it.
+the function's credentials), and ${LOAD_MANIFEST}, the manifest's s3:// URL; a placeholder
+without a value fails the run, naming it.
 
 Any failure raises, so the invocation fails and the stack's alarm on Lambda errors fires.
 """
@@ -50,8 +57,9 @@ import boto3
 from aws_lambda_powertools import Logger
 from botocore.config import Config
 
+from redshift_loader_manifest import LoadManifest, ManifestError, S3Manifests
 from redshift_loader_run import LoadError, LoadResult, Target, Timing, run_phases
-from redshift_loader_sql import SqlFileError, load_statements, select_statements, streaming_statements
+from redshift_loader_sql import LOAD, SqlFileError, load_statements, select_statements, streaming_statements
 
 SERVICE = "redshift-loader"
 logger = Logger(service=SERVICE)
@@ -108,20 +116,37 @@ def requested_statements(event: Any) -> list[str] | None:
     return [name.strip().removesuffix(".sql") for name in names]
 
 
+# Fills ${LOAD_MANIFEST} when there is nothing to copy; the load statements are then not sent.
+NO_MANIFEST = "s3://nothing-to-load/none.manifest"
+
+
 def load(event: Any, environ: Mapping[str, str], *, client, sql_folder: Path, budget_seconds: float,
-         clock: Callable[[], float], sleep: Callable[[float], None], log=None) -> LoadResult:
-    """Everything the handler does, with its collaborators passed in."""
+         clock: Callable[[], float], sleep: Callable[[float], None], log=None,
+         manifests: S3Manifests | None = None) -> tuple[LoadResult, LoadManifest | None]:
+    """Everything the handler does, with its collaborators passed in: the load's outcome and the
+    manifest it copied (None: nothing to copy, so only the setup statements ran)."""
     target = load_target(environ)
     names = requested_statements(event)
     if not Path(sql_folder).is_dir():
         raise ConfigError(f"no SQL folder {sql_folder}: the CDK construct copies sql/redshift into the"
                           " function's asset as sql/")
     try:
-        statements = select_statements(load_statements(sql_folder, placeholder_values(environ)), names)
+        manifest = manifests.for_event(event) if manifests is not None else None
+    except ManifestError as error:
+        raise ConfigError(str(error)) from None
+    copying = manifest is not None and manifest.files > 0
+    variables = {**placeholder_values(environ), "LOAD_MANIFEST": manifest.url if copying else NO_MANIFEST}
+    try:
+        statements = select_statements(load_statements(sql_folder, variables), names)
     except SqlFileError as error:
         raise ConfigError(str(error)) from None
+    if not copying:   # no run yet, or it wrote nothing: the warehouse stays as it is
+        statements = [s for s in statements if s.phase != LOAD]
+    if log is not None:
+        log.info("load planned", extra={"manifest": manifest.as_dict() if manifest else None,
+                                        "statements": [s.name for s in statements]})
     timing = Timing(deadline=clock() + budget_seconds - SAFETY_MARGIN_SECONDS, clock=clock, sleep=sleep)
-    return run_phases(client, target, statements, timing=timing, log=log)
+    return run_phases(client, target, statements, timing=timing, log=log), (manifest if copying else None)
 
 
 def streaming_variables(request: Any) -> dict[str, str]:
@@ -169,17 +194,33 @@ def handler(event: dict, context) -> dict:
             return custom_resource(event, streaming)
         if isinstance(event, Mapping) and "streaming" in event:
             return streaming(event["streaming"]).as_dict()
-        result = load(event, os.environ, client=data_api_client(), sql_folder=SQL_FOLDER,
-                      budget_seconds=budget, clock=clock, sleep=sleep, log=logger)
+        result, manifest = load(event, os.environ, client=data_api_client(), sql_folder=SQL_FOLDER,
+                                budget_seconds=budget, clock=clock, sleep=sleep, log=logger,
+                                manifests=manifest_source())
     except LoadError as error:        # ours: the message says what and where
         logger.error("load failed", extra={"error": str(error), "error_type": type(error).__name__})
         raise
     except Exception:                 # an AWS API error (permissions, throttling after retries): with its trace
         logger.exception("load failed")
         raise
-    return result.as_dict()
+    return {**result.as_dict(), "manifest": manifest.as_dict() if manifest else None}
 
 
 @lru_cache(maxsize=1)
 def data_api_client():
     return boto3.client("redshift-data", config=_CLIENT_CONFIG)
+
+
+def manifest_source() -> S3Manifests:
+    """The ETL runs' manifests, from CURATED_BUCKET and LOAD_MANIFEST_PREFIX."""
+    bucket = os.environ.get("CURATED_BUCKET", "").strip()
+    prefix = os.environ.get("LOAD_MANIFEST_PREFIX", "").strip()
+    if not bucket or not prefix.endswith("/"):
+        raise ConfigError("environment variables CURATED_BUCKET and LOAD_MANIFEST_PREFIX (ending in /) must be"
+                          " set: the bucket and prefix of the lake ETL runs' COPY manifests")
+    return S3Manifests(_s3_client(), bucket, prefix)
+
+
+@lru_cache(maxsize=1)
+def _s3_client():
+    return boto3.client("s3", config=_CLIENT_CONFIG)

@@ -140,11 +140,17 @@ def _acknowledge_prefix_read(role: iam.Role, bucket: s3.IBucket, prefix: str) ->
 
 
 class SparkEtlJob(Construct):
-    """A Glue 5.0 Spark job whose script is an asset, with bookmarks, logs and metrics."""
+    """A Glue 5.0 Spark job whose script is an asset, with logs and metrics.
+
+    Job bookmarks are off: a bookmark only works for a script that reads through Glue's
+    DynamicFrame API with a transformation context, so for a plain Spark script the template
+    would promise an incremental run the job does not get. An incremental script keeps its own
+    record (as jobs/glue/trades_etl.py does) or is given `bookmarks=True` when it uses them."""
 
     def __init__(self, scope: Construct, id: str, *, script: Path, key: kms.IKey,
                  security: GlueSecurity, arguments: Mapping[str, str], worker_type: str = "G.1X",
-                 workers: int = 2, timeout_minutes: int = 60, max_retries: int = 1) -> None:
+                 workers: int = 2, timeout_minutes: int = 60, max_retries: int = 1,
+                 bookmarks: bool = False) -> None:
         super().__init__(scope, id)
         if worker_type not in WORKER_TYPES:
             raise ValueError(f"SparkEtlJob worker_type={worker_type!r}: allowed {', '.join(WORKER_TYPES)}")
@@ -169,7 +175,7 @@ class SparkEtlJob(Construct):
             max_retries=max_retries, security_configuration=security.name,
             execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=1),
             default_arguments={
-                "--job-bookmark-option": "job-bookmark-enable",
+                "--job-bookmark-option": "job-bookmark-enable" if bookmarks else "job-bookmark-disable",
                 "--enable-continuous-cloudwatch-log": "true",
                 "--enable-metrics": "true",
                 "--enable-observability-metrics": "true",

@@ -44,7 +44,7 @@ HEADER = ("trade_id", "symbol", "side", "quantity", "price", "trade_ts")
 
 # The reasons the job rejects a row for (jobs/glue/trades_etl.py REASONS), all injected.
 REJECT_REASONS = ("malformed_row", "missing_trade_id", "bad_trade_id", "bad_symbol", "bad_side",
-                  "bad_quantity", "bad_price", "bad_timestamp", "duplicate_trade_id")
+                  "bad_quantity", "bad_price", "bad_timestamp", "timestamp_out_of_range", "duplicate_trade_id")
 MIN_ROWS = 2 * len(REJECT_REASONS) + 2     # a row of each reason, and trades to duplicate
 
 # --- sample data ---------------------------------------------------------------------
@@ -70,6 +70,9 @@ BAD_VALUES: dict[str, tuple[str, tuple[str, ...]]] = {
     "bad_price": ("price", ("", "0", "-1.25", "abc", "12.34567", "0.0000")),
     "bad_timestamp": ("trade_ts", ("", "2024-05-01 10:00:00", "2024-05-01T10:00:00", "2024-02-30T10:00:00Z",
                                    "2024-05-01T25:00:00Z", "yesterday", "1714557600")),
+    # real instants, but before the first trade date (2024-01-01) or after the day following the run
+    "timestamp_out_of_range": ("trade_ts", ("2023-12-31T23:59:59Z", "1999-01-01T00:00:00Z",
+                                            "2024-05-10T00:00:00+02:00", "2099-01-01T00:00:00Z")),
 }
 
 
@@ -407,9 +410,14 @@ class DataLakeRunReport:
 
 # --- the run -------------------------------------------------------------------------
 
+# The run's clock: the night after the sample's last day, so a seeded run is reproducible.
+AS_OF = START + timedelta(days=DAYS, hours=2)
+
+
 def glue_arguments(root: Path, run_id: str) -> list[str]:
     """The job's arguments as Glue passes them, including ones the job must ignore."""
     return ["--JOB_NAME", "trades_etl", "--JOB_ID", "j_local", "--JOB_RUN_ID", run_id,
+            "--as_of", AS_OF.isoformat(), "--first_trade_date", "2024-01-01",
             "--job-bookmark-option", "job-bookmark-disable", "--TempDir", str(root / "tmp"),
             "--enable-metrics", "true", "--enable-glue-datacatalog", "true",
             "--source_path", str(root / "raw" / "trades"),

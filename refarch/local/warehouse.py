@@ -12,10 +12,12 @@ transaction (rolled back whole if one fails). Each statement runs as:
   CREATE / INSERT / DELETE     sqlglot transpiles them Redshift -> DuckDB; the physical-design
                                clauses DuckDB has no notion of (DISTSTYLE, DISTKEY, SORTKEY,
                                BACKUP, ENCODE) are removed from the syntax tree first
-  COPY ... FORMAT AS PARQUET   the local COPY: the objects under the S3 prefix (mapped onto the
-                               curated folder, matched by key prefix as S3 does, files named _* or
-                               .* skipped) are inserted BY POSITION, and a column-count mismatch
-                               fails, as Redshift's COPY from Parquet does
+  COPY ... FORMAT AS PARQUET   the local COPY: the files the MANIFEST lists (each must exist with
+  MANIFEST                     the content_length it gives), or the objects under an S3 prefix
+                               (matched by key prefix as S3 does, files named _* or .* skipped),
+                               s3://<curated bucket>/ mapped onto the curated folder, are inserted
+                               BY POSITION, and a column-count mismatch fails, as Redshift's COPY
+                               from Parquet does
   CREATE EXTERNAL SCHEMA       sqlglot cannot parse it (it keeps it as an opaque command), so its
                                tokens are matched; the schema becomes a DuckDB schema with one view
                                per Glue table, with the catalog's declared types (Spectrum)
@@ -26,6 +28,7 @@ analytic queries of sql/redshift/queries/. The report checks its own invariants.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import shutil
@@ -65,11 +68,12 @@ LOCAL_VARIABLES = {
     "COPY_ROLE_ARN": "arn:aws:iam::123456789012:role/refarch-local-redshift-copy",
     "SPECTRUM_ROLE_ARN": "arn:aws:iam::123456789012:role/refarch-local-redshift-spectrum",
     "LAKE_DATABASE": "refarch_lake",
+    "LOAD_MANIFEST": "s3://refarch-local-curated/_quality/trades_etl/local.manifest",
 }
 # The lake's Glue catalog as Spectrum sees it: table -> (prefix in the curated bucket, declared columns).
 LAKE_TABLES = {"trades": ("trades/", TRADES_COLUMNS), "trades_rejected": ("trades_rejected/", REJECTED_COLUMNS)}
 
-COPY_SOURCE = "s3://${CURATED_BUCKET}/trades/"
+COPY_SOURCE = "${LOAD_MANIFEST}"   # the manifest of the ETL run being loaded
 RECONCILIATION_QUERY, SECTOR_QUERY, REJECTED_QUERY = (
     "02_load_reconciliation", "01_sector_daily_volume", "03_rejected_by_symbol")
 DAYS = 3
@@ -183,15 +187,15 @@ def copy_parts(sql: str) -> dict[str, Any] | None:
 
 
 def copy_checks(sql: str) -> dict[str, bool]:
-    """The loader's COPY reads the curated trades prefix of the bucket placeholder, with the
-    COPY role placeholder, as Parquet (checked on the file's own text, before substitution)."""
+    """The loader's COPY reads the manifest placeholder (one ETL run's files) as a MANIFEST, with
+    the COPY role placeholder, as Parquet (checked on the file's own text, before substitution)."""
     parts = copy_parts(sql) or {}
     sources = parts.get("sources", [])
     return {
         "copy_is_a_copy_from": bool(parts) and parts["from"],
         "copy_into_staging": parts.get("table") == "analytics.trades_staging",
-        "copy_bucket_placeholder": len(sources) == 1 and sources[0].startswith("s3://${CURATED_BUCKET}/"),
-        "copy_trades_prefix": sources == [COPY_SOURCE],
+        "copy_manifest_placeholder": sources == [COPY_SOURCE],
+        "copy_reads_a_manifest": "MANIFEST" in parts.get("params", {}),
         "copy_role_placeholder": parts.get("iam_role") == "${COPY_ROLE_ARN}",
         "copy_format_parquet": parts.get("params", {}).get("FORMAT") == "PARQUET",
     }
@@ -257,6 +261,17 @@ def replay(connection: duckdb.DuckDBPyConnection, statements: Sequence[Any], cur
     return tuple(runs)
 
 
+def load_run(connection: duckdb.DuckDBPyConnection, manifest: Path, curated: Path) -> tuple[StatementRun, ...]:
+    """What the loader does for one ETL run, locally: the setup statements, then, if the run's
+    manifest lists files, the load batch copying exactly those (as the Lambda: nothing to copy
+    leaves the warehouse as it is)."""
+    variables = {**LOCAL_VARIABLES, "LOAD_MANIFEST": Path(manifest).resolve().as_uri()}
+    statements = loader_statements(variables)
+    if not json.loads(Path(manifest).read_text())["entries"]:
+        statements = [s for s in statements if s.phase != loader_sql().LOAD]
+    return replay(connection, statements, curated, variables)
+
+
 def run_statement(connection: duckdb.DuckDBPyConnection, name: str, sql: str, curated: Path,
                   variables: dict[str, str] = LOCAL_VARIABLES, *, phase: str = "") -> StatementRun:
     """Run one loader statement (placeholders already filled in) the local way."""
@@ -284,9 +299,12 @@ def local_copy(connection: duckdb.DuckDBPyConnection, sql: str, curated: Path, v
         raise ValueError(f"the local COPY reads Parquet only, not {parts['params'].get('FORMAT') or 'text'}")
     bucket = f"s3://{variables['CURATED_BUCKET']}/"
     [source] = parts["sources"]
-    if not source.startswith(bucket):
+    if "MANIFEST" in parts["params"]:
+        files = manifest_files(local_path(source, curated, bucket), curated, bucket)
+    elif source.startswith(bucket):
+        files = lake_objects(curated, source[len(bucket):])
+    else:
         raise ValueError(f"COPY source {source} is not in the curated bucket {bucket}")
-    files = lake_objects(curated, source[len(bucket):])
     if not files:
         raise ValueError(f"COPY found no files under {source} ({curated})")   # Redshift: "no files found"
     table = parts["table"]
@@ -301,6 +319,48 @@ def local_copy(connection: duckdb.DuckDBPyConnection, sql: str, curated: Path, v
     reader = f"read_parquet({listing}, hive_partitioning = false)"
     target = f"{table} ({', '.join(table_columns)})"
     return connection.execute(f"INSERT INTO {target} SELECT * FROM {reader}").fetchone()[0]
+
+
+def local_path(url: str, curated: Path, bucket: str) -> Path:
+    """s3://<curated bucket>/key -> that key under the curated folder; file:// URLs as they are."""
+    if url.startswith(bucket):
+        return Path(curated) / url[len(bucket):]
+    if url.startswith("file:"):
+        import urllib.parse
+
+        return Path(urllib.parse.unquote(urllib.parse.urlparse(url).path))
+    raise ValueError(f"{url} is neither in the curated bucket {bucket} nor a local file")
+
+
+def manifest_files(manifest: Path, curated: Path, bucket: str) -> list[Path]:
+    """The files a COPY manifest lists; as Redshift, a mandatory one that is missing, or whose
+    size is not its content_length, fails the COPY."""
+    if not manifest.is_file():
+        raise ValueError(f"COPY manifest {manifest} does not exist")
+    files = []
+    for entry in json.loads(manifest.read_text())["entries"]:
+        path = local_path(entry["url"], curated, bucket)
+        if not path.is_file():
+            if entry.get("mandatory"):
+                raise ValueError(f"COPY manifest {manifest.name}: mandatory file {entry['url']} is missing")
+            continue
+        if path.stat().st_size != entry["meta"]["content_length"]:
+            raise ValueError(f"COPY manifest {manifest.name}: {entry['url']} has {path.stat().st_size} bytes,"
+                             f" the manifest says {entry['meta']['content_length']}")
+        files.append(path)
+    return files
+
+
+def write_full_manifest(curated: Path, variables: dict[str, str] = LOCAL_VARIABLES) -> Path:
+    """A manifest of every curated trades file, at LOAD_MANIFEST: what a first, full ETL run writes."""
+    bucket = f"s3://{variables['CURATED_BUCKET']}/"
+    target = local_path(variables["LOAD_MANIFEST"], curated, bucket)
+    entries = [{"url": bucket + path.relative_to(curated).as_posix(), "mandatory": True,
+                "meta": {"content_length": path.stat().st_size}}
+               for path in lake_objects(curated, "trades/") if path.suffix == ".parquet"]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps({"entries": entries}, indent=1) + "\n")
+    return target
 
 
 def lake_objects(curated: Path, prefix: str) -> list[Path]:
@@ -544,6 +604,7 @@ def run_warehouse(*, curated: Path | None = None, rows: int = 500, seed: int = 1
         raise FileNotFoundError(f"{curated} has no trades/ folder: pass the curated bucket's folder (holding"
                                 " trades/ and trades_rejected/), e.g. Path(run_data_lake().paths['root']) / 'curated'")
 
+    write_full_manifest(curated)   # the load copies what one full ETL run wrote: every curated file
     statements = loader_statements()
     connection = open_warehouse()
     try:

@@ -43,7 +43,7 @@ class BatchDataLakeStack(Stack):
         # Curated tables are declared, not crawled: their types are a contract with the queries.
         self.trades = PartitionedParquetTable(
             self, "Trades", database=self.database, name="trades", columns=TRADES_COLUMNS,
-            bucket=curated, prefix=CURATED_PREFIX, partition_key="trade_date",
+            bucket=curated, prefix=CURATED_PREFIX, partition_key="trade_date", first_partition=settings.first_trade_date,
             description="Curated trades, one row per trade, partitioned by UTC trade date")
         self.rejected = PartitionedParquetTable(
             self, "Rejected", database=self.database, name="trades_rejected", columns=REJECTED_COLUMNS,
@@ -60,7 +60,11 @@ class BatchDataLakeStack(Stack):
                 "--target_path": f"s3://{curated.bucket_name}/{CURATED_PREFIX}",
                 "--rejected_path": f"s3://{curated.bucket_name}/{REJECTED_PREFIX}",
                 "--quality_path": f"s3://{curated.bucket_name}/{QUALITY_PREFIX}",
+                # The job rejects trades the table's projection (first_trade_date .. tomorrow) misses.
+                "--first_trade_date": settings.first_trade_date,
             })
+        # Each run's COPY manifest of the curated files it wrote, for the warehouse loader.
+        self.load_manifests_prefix = f"{QUALITY_PREFIX}{self.job.name}/"
         raw.grant_read(self.job.role, f"{RAW_PREFIX}*")
         curated.grant_read_write(self.job.role)  # dynamic partition overwrite stages and replaces
         curated.grant_delete(self.job.role)

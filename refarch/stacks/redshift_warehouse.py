@@ -22,6 +22,7 @@ from refarch.constructs.outputs import add_outputs
 from refarch.paths import LAMBDA_ROOT, SQL_ROOT
 
 LAKE_PREFIXES = ("trades/", "trades_rejected/")
+MANIFESTS = "_quality/"   # BatchDataLake's QUALITY_PREFIX: each ETL run's COPY manifest is under <it><job>/
 
 
 class RedshiftWarehouseStack(Stack):
@@ -31,8 +32,10 @@ class RedshiftWarehouseStack(Stack):
         super().__init__(scope, id, **kwargs)
         removal = removal_policy(retain=retain_data)
         self.ops_topic = ops_topic(self, "OpsTopic", key=data_key)
-        self.lake_role = LakeReaderRole(self, "LakeReader", bucket_name=curated_bucket, prefixes=LAKE_PREFIXES,
-                                        key=data_key, database=lake_database).role
+        manifests = f"{MANIFESTS}{lake_job}/"   # COPY reads the manifest with the same role as the files
+        self.lake_role = LakeReaderRole(self, "LakeReader", bucket_name=curated_bucket,
+                                        prefixes=(*LAKE_PREFIXES, manifests), key=data_key,
+                                        database=lake_database).role
         # Redshift streaming ingestion reads Kinesis with this role. It holds no permission here:
         # each stack whose stream the warehouse ingests grants it read on exactly that stream.
         self.streaming_role = iam.Role(self, "StreamingIngestion",
@@ -58,6 +61,7 @@ class RedshiftWarehouseStack(Stack):
                 "DB_USER": self.warehouse.admin_user,
                 "CURATED_BUCKET": curated_bucket, "LAKE_DATABASE": lake_database,
                 "COPY_ROLE_ARN": self.lake_role.role_arn, "SPECTRUM_ROLE_ARN": self.lake_role.role_arn,
+                "LOAD_MANIFEST_PREFIX": manifests,
             })
         self.loader = loader.function
         add_outputs(self, {"LoaderFunctionName": self.loader.function_name,
@@ -66,6 +70,7 @@ class RedshiftWarehouseStack(Stack):
         skip_check(self.loader, DLQ, "Its asynchronous invocations have an on-failure destination "
                    "(the ScheduledFunction's encrypted queue, with an alarm), which supersedes a function DLQ")
         self._grant_data_api(loader.role)
+        self._grant_manifests(loader.role, curated_bucket, manifests, data_key)
         # By default a load follows each successful run of the lake's ETL job, so it never
         # copies partitions the job is still rewriting; a cron setting loads on a clock instead.
         after_etl = settings.load_trigger == "after-etl"
@@ -75,6 +80,18 @@ class RedshiftWarehouseStack(Stack):
             event_pattern=events.EventPattern(source=["aws.glue"], detail_type=["Glue Job State Change"],
                                               detail={"jobName": [lake_job], "state": ["SUCCEEDED"]})
             if after_etl else None)
+
+    def _grant_manifests(self, role: iam.IRole, bucket_name: str, prefix: str, key: kms.IKey) -> None:
+        """The loader reads which files an ETL run wrote (its manifest) before it loads them."""
+        bucket_arn = f"arn:{self.partition}:s3:::{bucket_name}"
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"],
+                                                         resources=[f"{bucket_arn}/{prefix}*"]))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["s3:ListBucket"], resources=[bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}}))   # finding the newest manifest
+        key.grant(role, "kms:Decrypt")
+        acknowledge_resource(role, f"{bucket_arn}/{prefix}*", "The loader reads the manifest of whichever "
+                             "ETL run it loads; manifests are named by run id under this one prefix")
 
     def _grant_data_api(self, role: iam.IRole) -> None:
         cluster_arn = self.format_arn(service="redshift", resource="cluster",

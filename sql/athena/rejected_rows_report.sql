@@ -1,4 +1,4 @@
--- Rejected rows by trade date and reason, from the ETL job's trades_rejected output (rows without a usable timestamp appear under trade_date 'unknown').
+-- Rejected rows by trade date and reason, from the ETL job's trades_rejected output (rows without a usable timestamp appear under trade_date 'undated-<day their file was first processed>', or 'unknown' from a lake written before that).
 -- A reason's first and last trade_id help find the raw rows; the share is of that date's rejected rows, in percent.
 SELECT
     coalesce(trade_date, 'unknown') AS trade_date,

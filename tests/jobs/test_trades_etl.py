@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections import Counter
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -71,6 +73,7 @@ def write_raw(folder: Path, lines: list[str], header: str = HEADER) -> Path:
 
 def argv(root: Path, source: Path, run_id: str = "jr_test") -> list[str]:
     return ["--JOB_NAME", "trades-etl", "--JOB_RUN_ID", run_id, "--job-bookmark-option", "job-bookmark-disable",
+            "--as_of", "2024-05-03T02:00:00Z",
             "--source_path", str(source), "--target_path", str(root / "trades"),
             "--quality_path", str(root / "_quality"), "--TempDir", str(root / "tmp"), "--enable-metrics"]
 
@@ -99,6 +102,7 @@ def run(spark, tmp_path_factory):  # noqa: F811
 # --- arguments -------------------------------------------------------------------------
 
 GLUE_ARGV = ["--JOB_ID", "j_1", "--JOB_RUN_ID", "jr_42", "--job-bookmark-option", "job-bookmark-disable",
+             "--as_of", "2024-05-03T02:00:00Z", "--first_trade_date", "2024-01-01",
              "--TempDir", "s3://tmp-bucket/glue/", "--enable-metrics", "--enable-glue-datacatalog", "true",
              "--source_path", "s3://raw/trades/", "--target_path", "s3://curated/trades/",
              "--quality_path", "s3://curated/_quality/", "--JOB_NAME", "trades-etl", "positional-noise"]
@@ -108,11 +112,37 @@ def test_glue_arguments_are_read_and_unknown_ones_ignored():
     args = job.parse_args(GLUE_ARGV)
     assert args == job.JobArgs(source_path="s3://raw/trades/", target_path="s3://curated/trades/",
                                quality_path="s3://curated/_quality/", rejected_path="s3://curated/trades_rejected/",
-                               job_name="trades-etl", run_id="jr_42")
+                               job_name="trades-etl", run_id="jr_42", first_trade_date="2024-01-01",
+                               as_of=datetime(2024, 5, 3, 2, tzinfo=UTC))
+    assert (args.last_trade_date, args.run_day, args.backfill) == ("2024-05-04", "2024-05-03", ())
 
 
 def test_the_summary_goes_under_the_quality_path_by_job_and_run():
-    assert job.parse_args(GLUE_ARGV).summary_path == "s3://curated/_quality/trades-etl/jr_42.json"
+    args = job.parse_args(GLUE_ARGV)
+    assert args.summary_path == "s3://curated/_quality/trades-etl/jr_42.json"
+    assert args.manifest_path == "s3://curated/_quality/trades-etl/jr_42.manifest"
+    assert args.state_path == "s3://curated/_quality/trades-etl/processed-objects.json"
+
+
+@pytest.mark.parametrize("text, dates", [
+    ("2024-05-01", ("2024-05-01",)),
+    ("2024-04-29:2024-05-01", ("2024-04-29", "2024-04-30", "2024-05-01")),
+    ("2024-05-03, 2024-05-01:2024-05-01,undated-2024-05-02", ("2024-05-01", "2024-05-03", "undated-2024-05-02")),
+    ("all", ("all",)),
+])
+def test_backfill_dates_are_a_date_a_range_or_a_list(text, dates):
+    assert job.parse_args([*GLUE_ARGV, "--backfill_dates", text]).backfill == dates
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("backfill_dates", "2024-05-03:2024-05-01", "first to last"),
+    ("backfill_dates", "yesterday", "expected a date YYYY-MM-DD"),
+    ("first_trade_date", "2024-13-01", "--first_trade_date '2024-13-01': expected a date YYYY-MM-DD"),
+    ("as_of", "2024-05-03T02:00:00", "--as_of '2024-05-03T02:00:00': expected an ISO-8601 instant with a zone"),
+])
+def test_a_bad_incremental_argument_is_named(name, value, message):
+    with pytest.raises(job.JobArgumentError, match=re.escape(message)):
+        job.parse_args([*GLUE_ARGV, f"--{name}", value])
 
 
 def test_name_equals_value_arguments_and_an_explicit_rejected_path_are_accepted():
@@ -216,10 +246,10 @@ def test_rejected_rows_keep_their_raw_values_and_one_reason(spark, run):  # noqa
 
 
 @pytest.mark.spark
-def test_rejected_rows_without_a_usable_timestamp_go_to_the_null_partition(run):
+def test_rejected_rows_without_a_usable_timestamp_go_to_the_undated_partition_of_their_first_run(run):
     root, _ = run
     assert set(folders(root / "trades_rejected")) == {
-        "trade_date=2024-05-01", "trade_date=2024-05-02", "trade_date=__HIVE_DEFAULT_PARTITION__"}
+        "trade_date=2024-05-01", "trade_date=2024-05-02", "trade_date=undated-2024-05-03"}
 
 
 @pytest.mark.spark
@@ -302,8 +332,8 @@ def test_a_raw_file_with_other_columns_fails_the_run(spark, tmp_path):  # noqa: 
 
 @pytest.mark.spark
 def test_nothing_is_written_when_the_counts_do_not_add_up(spark, tmp_path, monkeypatch):  # noqa: F811
-    classify = job.classify_trades
-    monkeypatch.setattr(job, "classify_trades", lambda raw: classify(raw).where("disposition != 'duplicate'"))
+    classify = job.classify_typed
+    monkeypatch.setattr(job, "classify_typed", lambda typed: classify(typed).where("disposition != 'duplicate'"))
     with pytest.raises(job.QualityInvariantError, match="rows_read 26 != rows_written 6 \\+ duplicates_removed 0"):
         job.main(argv(tmp_path, write_raw(tmp_path / "raw", RAW)), spark=spark)
     assert not (tmp_path / "trades").exists() and not (tmp_path / "_quality").exists()
@@ -325,7 +355,7 @@ def test_a_curated_row_lost_after_the_tally_fails_the_run_without_a_summary(spar
 def test_rejected_rows_lost_in_the_writer_fail_the_run_without_a_summary(spark, tmp_path, monkeypatch):  # noqa: F811
     write = job._write_partitioned
     monkeypatch.setattr(job, "_write_partitioned", lambda frame, path, *order: write(
-        frame.where("trade_date IS NOT NULL"), path, *order))   # loses the rows without a usable timestamp
+        frame.where("trade_date NOT LIKE 'undated-%'"), path, *order))   # loses the rows without a usable timestamp
     with pytest.raises(job.QualityInvariantError, match="rows_rejected 14 != 17 tallied in rejected_by_reason"):
         job.main(argv(tmp_path, write_raw(tmp_path / "raw", RAW)), spark=spark)
     assert not (tmp_path / "_quality").exists()

@@ -22,6 +22,7 @@ from tests.lambda_loader import load
 loader = load("redshift_loader", "redshift_loader")
 loader_sql = load("redshift_loader", "redshift_loader_sql")
 loader_run = load("redshift_loader", "redshift_loader_run")
+loader_manifest = load("redshift_loader", "redshift_loader_manifest")
 
 SQL_FOLDER = SQL_ROOT / "redshift"
 ENV = {
@@ -32,7 +33,12 @@ ENV = {
     "COPY_ROLE_ARN": "arn:aws:iam::123456789012:role/refarch-lake-reader",
     "SPECTRUM_ROLE_ARN": "arn:aws:iam::123456789012:role/refarch-spectrum",
     "LAKE_DATABASE": "refarch_lake",
+    "LOAD_MANIFEST_PREFIX": "_quality/refarch-dev-BatchDataLake-CurateTrades/",
 }
+# The manifest of the ETL run a load copies (by default: two files of one trade date).
+MANIFEST_URL = "s3://refarch-curated-123456789012/_quality/refarch-dev-BatchDataLake-CurateTrades/jr_1.manifest"
+MANIFEST = loader_manifest.LoadManifest(MANIFEST_URL, 2, ("2024-05-02",))
+VARIABLES = {**ENV, "LOAD_MANIFEST": MANIFEST_URL}   # what the loader fills the SQL with
 BATCH_ID = "d9b6c0c9-0747-4bf4-b142-e8883122f766"
 SETUP_NAMES = sorted(path.stem for path in (SQL_FOLDER / "setup").glob("*.sql"))
 LOAD_NAMES = sorted(path.stem for path in (SQL_FOLDER / "load").glob("*.sql"))
@@ -47,6 +53,7 @@ def expected_sql(name: str) -> str:
     text = (SQL_FOLDER / phase / f"{name}.sql").read_text()
     for variable in ("CURATED_BUCKET", "COPY_ROLE_ARN", "SPECTRUM_ROLE_ARN", "LAKE_DATABASE"):
         text = text.replace("${" + variable + "}", ENV[variable])
+    text = text.replace("${LOAD_MANIFEST}", MANIFEST_URL)
     text = text.strip()
     assert text.endswith(";"), name      # the repo's files end with their statement's semicolon
     return text[:-1].rstrip()
@@ -118,7 +125,19 @@ def function_folder(tmp_path, monkeypatch) -> Path:
 def env(monkeypatch) -> dict[str, str]:
     for name, value in ENV.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setattr(loader, "manifest_source", lambda: FixedManifest(MANIFEST))
     return ENV
+
+
+class FixedManifest:
+    """Answers every event with one manifest (None: no ETL run has written one)."""
+
+    def __init__(self, manifest) -> None:
+        self.manifest, self.events = manifest, []
+
+    def for_event(self, event):
+        self.events.append(event)
+        return self.manifest
 
 
 def expect_execute(stubber: Stubber, name: str) -> None:
@@ -200,7 +219,7 @@ def test_the_setup_ddl_runs_apart_and_the_symbols_refresh_is_in_the_load_transac
 
 
 def test_the_statements_run_setup_then_load_in_file_name_order_without_the_queries_folder():
-    statements = loader_sql.load_statements(SQL_FOLDER, ENV)
+    statements = loader_sql.load_statements(SQL_FOLDER, VARIABLES)
     assert [(s.phase, s.name) for s in statements] == (
         [("setup", name) for name in SETUP_NAMES] + [("load", name) for name in LOAD_NAMES])
     assert [s.name for s in statements] == sorted(s.name for s in statements)   # the names say the run order
@@ -208,8 +227,9 @@ def test_the_statements_run_setup_then_load_in_file_name_order_without_the_queri
 
 
 def test_placeholders_are_filled_in_from_the_variables():
-    statements = {s.name: s.sql for s in loader_sql.load_statements(SQL_FOLDER, ENV)}
-    assert "FROM 's3://refarch-curated-123456789012/trades/'" in statements["09_copy_trades"]
+    statements = {s.name: s.sql for s in loader_sql.load_statements(SQL_FOLDER, VARIABLES)}
+    assert f"FROM '{MANIFEST_URL}'" in statements["09_copy_trades"]
+    assert statements["09_copy_trades"].endswith("FORMAT AS PARQUET\nMANIFEST")
     assert "IAM_ROLE 'arn:aws:iam::123456789012:role/refarch-lake-reader'" in statements["09_copy_trades"]
     assert "DATABASE 'refarch_lake'" in statements["05_create_external_schema"]
     assert "IAM_ROLE 'arn:aws:iam::123456789012:role/refarch-spectrum'" in statements["05_create_external_schema"]
@@ -218,7 +238,7 @@ def test_placeholders_are_filled_in_from_the_variables():
 
 
 def test_a_missing_placeholder_value_is_an_error_naming_it_and_its_file():
-    variables = {name: value for name, value in ENV.items() if name != "COPY_ROLE_ARN"}
+    variables = {name: value for name, value in ENV.items() if name != "COPY_ROLE_ARN"} | {"LOAD_MANIFEST": MANIFEST_URL}
     with pytest.raises(loader_sql.SqlFileError, match=r"\$\{COPY_ROLE_ARN\} \(in 09_copy_trades.sql\) has no value:"
                                                       r" set the environment variable COPY_ROLE_ARN"):
         loader_sql.load_statements(SQL_FOLDER, variables)
@@ -534,7 +554,7 @@ def test_the_function_without_its_bundled_sql_says_so(data_api, fake_time, env, 
 def test_the_bundled_sql_keeps_its_phase_folders(function_folder):
     # The construct copies sql/redshift whole: the loader finds setup/ and load/ under sql/.
     assert sorted(path.name for path in function_folder.iterdir()) == ["load", "queries", "setup"]
-    assert [s.name for s in loader_sql.load_statements(function_folder, ENV)] == FILE_NAMES
+    assert [s.name for s in loader_sql.load_statements(function_folder, VARIABLES)] == FILE_NAMES
 
 
 # --- the deadline ----------------------------------------------------------------------------------
@@ -614,3 +634,84 @@ def test_more_load_statements_than_a_batch_takes_are_refused_before_anything_run
     timing = loader_run.Timing(deadline=100.0, clock=FakeTime().clock, sleep=FakeTime().sleep)
     with pytest.raises(loader_run.LoadError, match="41 load statements: BatchExecuteStatement takes at most 40"):
         loader_run.run_phases(None, loader_run.Target("c", "d", "s"), statements, timing=timing)   # no client needed
+
+
+# --- what a load copies: one ETL run's manifest -----------------------------------------------
+
+@pytest.mark.parametrize("manifest", [None, loader_manifest.LoadManifest(MANIFEST_URL, 0, ())],
+                         ids=["no run yet", "a run with nothing new"])
+def test_with_nothing_to_copy_only_the_setup_statements_run(data_api, fake_time, function_folder, env,
+                                                            monkeypatch, manifest):
+    monkeypatch.setattr(loader, "manifest_source", lambda: FixedManifest(manifest))
+    expect_setup(data_api)
+    result = invoke({})
+    assert result["batch_id"] is None and result["manifest"] is None
+    assert [s["name"] for s in result["statements"]] == SETUP_NAMES
+    assert "batch_execute_statement" not in [c.lower() for c in data_api.calls]
+
+
+def test_the_load_reports_the_manifest_it_copied(data_api, fake_time, function_folder, env):
+    expect_setup(data_api)
+    expect_batch(data_api, LOAD_NAMES)
+    expect_describe(data_api, "FINISHED", finished(LOAD_NAMES))
+    assert invoke({})["manifest"] == {"url": MANIFEST_URL, "files": 2, "trade_dates": ["2024-05-02"]}
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    from moto import mock_aws
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=ENV["CURATED_BUCKET"])
+        yield client
+
+
+def put_manifest(s3, run_id: str, days: list[str]) -> None:
+    entries = [{"url": f"s3://{ENV['CURATED_BUCKET']}/trades/trade_date={day}/part-00000.snappy.parquet",
+                "mandatory": True, "meta": {"content_length": 1234}} for day in days]
+    s3.put_object(Bucket=ENV["CURATED_BUCKET"], Key=f"{ENV['LOAD_MANIFEST_PREFIX']}{run_id}.manifest",
+                  Body=json.dumps({"entries": entries}).encode())
+
+
+def manifests(s3):
+    return loader_manifest.S3Manifests(s3, ENV["CURATED_BUCKET"], ENV["LOAD_MANIFEST_PREFIX"])
+
+
+def test_a_glue_job_state_event_loads_the_manifest_of_that_run(s3):
+    put_manifest(s3, "jr_aaa", ["2024-05-01"])
+    put_manifest(s3, "jr_bbb", ["2024-05-02", "2024-05-03"])
+    event = {"source": "aws.glue", "detail-type": "Glue Job State Change",
+             "detail": {"jobName": "refarch-dev-BatchDataLake-CurateTrades", "jobRunId": "jr_aaa", "state": "SUCCEEDED"}}
+    manifest = manifests(s3).for_event(event)
+    assert (manifest.url.rsplit("/", 1)[1], manifest.files, manifest.trade_dates) == (
+        "jr_aaa.manifest", 1, ("2024-05-01",))
+    assert manifests(s3).for_event({"run_id": "jr_bbb"}).trade_dates == ("2024-05-02", "2024-05-03")
+
+
+def test_without_a_run_id_the_newest_manifest_is_loaded(s3):
+    assert manifests(s3).for_event({}) is None                       # no ETL run yet
+    put_manifest(s3, "jr_old", ["2024-05-01"])
+    put_manifest(s3, "jr_new", ["2024-05-02"])
+    s3.put_object(Bucket=ENV["CURATED_BUCKET"], Key=f"{ENV['LOAD_MANIFEST_PREFIX']}jr_new.json", Body=b"{}")
+    assert manifests(s3).for_event({"detail-type": "Scheduled Event"}).url.endswith("/jr_new.manifest")
+
+
+@pytest.mark.parametrize("event, match", [
+    ({"run_id": "jr_missing"}, "jr_missing.manifest does not exist"),
+    ({"run_id": "jr_1; DROP"}, "run id 'jr_1; DROP': expected a Glue job run id"),
+])
+def test_a_run_without_a_usable_manifest_is_named(s3, event, match):
+    with pytest.raises(loader_manifest.ManifestError, match=match):
+        manifests(s3).for_event(event)
+
+
+def test_a_manifest_entry_outside_the_curated_trades_is_refused(s3):
+    s3.put_object(Bucket=ENV["CURATED_BUCKET"], Key=f"{ENV['LOAD_MANIFEST_PREFIX']}jr_x.manifest",
+                  Body=json.dumps({"entries": [{"url": "s3://elsewhere/secret.parquet", "mandatory": True,
+                                                "meta": {"content_length": 1}}]}).encode())
+    with pytest.raises(loader_manifest.ManifestError, match="is not a curated trades file"):
+        manifests(s3).for_event({"run_id": "jr_x"})

@@ -8,6 +8,7 @@ only in the folder names). No Spark, no AWS."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, datetime
 from decimal import Decimal
@@ -40,6 +41,7 @@ from refarch.local.warehouse import (
     statement_checks,
     statement_files,
     warehouse_queries,
+    write_full_manifest,
 )
 
 SETUP_FILES = sorted((WAREHOUSE_SQL / "setup").glob("*.sql"))
@@ -49,7 +51,8 @@ QUERY_FILES = sorted(WAREHOUSE_QUERIES.glob("*.sql"))
 ALL_FILES = LOADER_FILES + QUERY_FILES
 EXTERNAL_SCHEMA_FILE = WAREHOUSE_SQL / "setup" / "05_create_external_schema.sql"
 COPY_FILE = WAREHOUSE_SQL / "load" / "09_copy_trades.sql"
-PLACEHOLDERS = {"CURATED_BUCKET", "COPY_ROLE_ARN", "SPECTRUM_ROLE_ARN", "LAKE_DATABASE"}
+PLACEHOLDERS = {"CURATED_BUCKET", "COPY_ROLE_ARN", "SPECTRUM_ROLE_ARN", "LAKE_DATABASE",
+                "LOAD_MANIFEST"}   # the last from the event: the ETL run being loaded
 
 
 def text(path: Path) -> str:
@@ -151,26 +154,21 @@ def test_the_symbols_dimension_is_replaced_inside_the_load_transaction():
 
 # --- the COPY ----------------------------------------------------------------------------------------
 
-def test_the_copy_is_parsed_by_sqlglot_as_a_copy_from_the_curated_trades_prefix():
+def test_the_copy_is_parsed_by_sqlglot_as_a_copy_of_one_etl_runs_manifest():
     [statement] = parse(COPY_FILE)
     assert isinstance(statement, exp.Copy) and statement.args["kind"] is True          # COPY ... FROM
     assert statement.this.sql("redshift") == "analytics.trades_staging"                # no column list
-    assert [f.name for f in statement.args["files"]] == ["s3://${CURATED_BUCKET}/trades/"]
+    assert [f.name for f in statement.args["files"]] == ["${LOAD_MANIFEST}"]
     assert statement.args["credentials"].args["iam_role"].name == "${COPY_ROLE_ARN}"
-    params = {p.this.name.upper(): p.expression.name.upper() for p in statement.args["params"]}
-    assert params == {"FORMAT": "PARQUET"}
+    params = {p.this.name.upper(): (p.expression.name.upper() if p.expression else "")
+              for p in statement.args["params"]}
+    assert params == {"FORMAT": "PARQUET", "MANIFEST": ""}
 
 
-def test_the_copy_says_format_as_parquet_in_the_file():
+def test_the_copy_says_format_as_parquet_manifest_in_the_file():
     # sqlglot normalises FORMAT AS PARQUET to FORMAT PARQUET (both are Redshift), so the file's own
     # wording is checked with a focused pattern.
-    assert re.search(r"\bFORMAT\s+AS\s+PARQUET\s*;\s*$", text(COPY_FILE))
-
-
-def test_the_copy_prefix_ends_with_a_slash_so_it_cannot_match_trades_rejected():
-    source = copy_parts(text(COPY_FILE))["sources"][0]
-    assert source.endswith("/trades/")
-    assert not "trades_rejected/part-0.parquet".startswith(source.split("/", 3)[3])
+    assert re.search(r"\bFORMAT\s+AS\s+PARQUET\s+MANIFEST\s*;\s*$", text(COPY_FILE))
 
 
 def test_the_staging_table_has_exactly_the_parquet_columns_in_file_order():
@@ -185,8 +183,8 @@ def test_copy_checks_are_all_true_for_the_file_and_false_for_a_wrong_one():
     assert all(copy_checks(text(COPY_FILE)).values())
     wrong = copy_checks("COPY analytics.trades_staging FROM 's3://other-bucket/trades' IAM_ROLE 'arn:x'"
                         " FORMAT AS CSV")
-    assert not any(wrong[key] for key in ("copy_bucket_placeholder", "copy_trades_prefix", "copy_role_placeholder",
-                                          "copy_format_parquet"))
+    assert not any(wrong[key] for key in ("copy_manifest_placeholder", "copy_reads_a_manifest",
+                                          "copy_role_placeholder", "copy_format_parquet"))
 
 
 # --- the external schema ------------------------------------------------------------------------------
@@ -327,7 +325,9 @@ def curated(tmp_path) -> Path:
 
 
 def load(connection, curated: Path) -> dict[str, int | None]:
-    """Every loader statement, in the Lambda's two phases, the local way; rows per statement."""
+    """Every loader statement, in the Lambda's two phases, the local way; rows per statement.
+    The COPY reads a manifest of every curated file, as after a full ETL run."""
+    write_full_manifest(curated)
     return {run.name: run.rows for run in replay(connection, loader_statements(), curated)}
 
 
@@ -351,10 +351,11 @@ def test_every_ddl_and_query_transpiles_to_duckdb():
 
 
 def test_the_local_statements_are_the_lambdas_with_the_local_values(curated):
-    assert f"FROM 's3://{LOCAL_VARIABLES['CURATED_BUCKET']}/trades/'" in loader_sql_text("09_copy_trades")
+    assert f"FROM '{LOCAL_VARIABLES['LOAD_MANIFEST']}'" in loader_sql_text("09_copy_trades")
 
 
 def test_the_local_replay_runs_setup_then_the_load_in_file_order(curated):
+    write_full_manifest(curated)
     runs = replay(open_warehouse(), loader_statements(), curated)
     assert [(run.phase, run.name) for run in runs] == (
         [("setup", path.stem) for path in SETUP_FILES] + [("load", path.stem) for path in LOAD_FILES])
@@ -366,7 +367,7 @@ def test_a_failing_load_statement_rolls_the_whole_local_reload_back(warehouse, c
     before = warehouse.execute("SELECT count(*) FROM analytics.trades").fetchone()
     for path in (curated / "trades").rglob("*.parquet"):
         path.unlink()
-    with pytest.raises(ValueError, match="COPY found no files under s3://refarch-local-curated/trades/"):
+    with pytest.raises(ValueError, match="local.manifest: mandatory file s3://refarch-local-curated/trades/.* is missing"):
         replay(warehouse, loader_statements(), curated)
     assert warehouse.execute("SELECT count(*) FROM analytics.symbols").fetchone() == (8,)
     assert warehouse.execute("SELECT count(*) FROM analytics.trades_staging").fetchone() == (len(TRADES),)
@@ -415,17 +416,32 @@ def test_the_local_copy_maps_by_position_and_refuses_a_column_count_mismatch(cur
     connection = open_warehouse()
     connection.execute("CREATE SCHEMA analytics")
     connection.execute("CREATE TABLE analytics.trades_staging (trade_id VARCHAR, symbol VARCHAR)")
+    write_full_manifest(curated)
     with pytest.raises(ValueError, match=r"maps columns by position: trades/trade_date=2024-05-01/.* has 6 columns"):
         run_statement(connection, "09_copy_trades", loader_sql_text("09_copy_trades"), curated)
 
 
-def test_a_copy_prefix_without_the_slash_would_also_read_trades_rejected(curated):
+def test_a_copy_of_a_prefix_without_the_slash_would_also_read_trades_rejected(curated):
+    # Why the COPY reads a manifest of named files rather than a prefix: 's3://b/trades' matches trades_rejected/ too.
     connection = open_warehouse()
     for statement in loader_statements()[:3]:          # schema, trades, staging
         run_statement(connection, statement.name, statement.sql, curated)
-    sloppy = loader_sql_text("09_copy_trades").replace("/trades/'", "/trades'")
+    sloppy = (loader_sql_text("09_copy_trades").replace(LOCAL_VARIABLES["LOAD_MANIFEST"], "s3://refarch-local-curated/trades")
+              .replace("\nMANIFEST", ""))
     with pytest.raises(ValueError, match="trades_rejected/.* has 8 columns"):
         run_statement(connection, "09_copy_trades", sloppy, curated)
+
+
+def test_a_manifest_whose_size_is_not_the_files_fails_the_copy(curated):
+    manifest = write_full_manifest(curated)
+    document = json.loads(manifest.read_text())
+    document["entries"][0]["meta"]["content_length"] += 1
+    manifest.write_text(json.dumps(document))
+    connection = open_warehouse()
+    for statement in loader_statements()[:3]:
+        run_statement(connection, statement.name, statement.sql, curated)
+    with pytest.raises(ValueError, match="the manifest says"):
+        run_statement(connection, "09_copy_trades", loader_sql_text("09_copy_trades"), curated)
 
 
 def test_the_lake_schema_reads_the_parquet_with_the_catalog_types(warehouse):

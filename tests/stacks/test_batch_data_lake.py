@@ -96,7 +96,7 @@ def test_crawlers_run_under_the_security_configuration(template):
     assert partitions["SchemaChangePolicy"] == {"UpdateBehavior": "LOG", "DeleteBehavior": "LOG"}
 
 
-def test_etl_job_is_glue_5_with_bookmarks_logs_metrics_and_the_script_asset(template):
+def test_etl_job_is_glue_5_incremental_by_its_own_record_with_logs_metrics_and_the_script_asset(template):
     (job,) = resources(template, "AWS::Glue::Job").values()
     props = job["Properties"]
     assert props["GlueVersion"] == "5.0"
@@ -105,10 +105,16 @@ def test_etl_job_is_glue_5_with_bookmarks_logs_metrics_and_the_script_asset(temp
     assert (props["WorkerType"], props["NumberOfWorkers"]) == ("G.1X", 2)
     assert props["SecurityConfiguration"] == "refarch-dev-BatchDataLake-GlueSecurity"
     args = props["DefaultArguments"]
-    assert args["--job-bookmark-option"] == "job-bookmark-enable"
+    # The plain Spark script keeps its own record of processed objects: bookmarks would do nothing.
+    assert args["--job-bookmark-option"] == "job-bookmark-disable"
     assert args["--enable-continuous-cloudwatch-log"] == "true"
     assert args["--enable-metrics"] == "true"
     assert set(args) >= {"--source_path", "--target_path", "--rejected_path", "--quality_path"}
+    # the trades the job accepts are the days the table projects
+    [table] = [t["Properties"]["TableInput"] for t in resources(template, "AWS::Glue::Table").values()
+               if t["Properties"]["TableInput"]["Name"] == "trades"]
+    assert args["--first_trade_date"] == "2024-01-01"
+    assert table["Parameters"]["projection.trade_date.range"] == "2024-01-01,NOW+1DAYS"
 
 
 def test_workflow_crawls_on_schedule_then_runs_the_job_then_registers_partitions(template):

@@ -86,8 +86,9 @@ def test_copy_role_is_scoped_to_the_curated_prefixes_and_the_lake_database(templ
     policy = next(p for k, p in template.find_resources("AWS::IAM::Policy").items() if k.startswith("LakeReader"))
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     reads = next(s for s in statements if s["Action"] == "s3:GetObject")
-    assert sorted(reads["Resource"]) == [f"arn:aws:s3:::{CURATED}/trades/*",
-                                        f"arn:aws:s3:::{CURATED}/trades_rejected/*"]
+    assert sorted(reads["Resource"]) == [f"arn:aws:s3:::{CURATED}/_quality/refarch-dev-BatchDataLake-CurateTrades/*",
+                                        f"arn:aws:s3:::{CURATED}/trades/*",           # COPY reads a run's manifest,
+                                        f"arn:aws:s3:::{CURATED}/trades_rejected/*"]  # then the files it lists
     glue = next(s for s in statements if "glue:GetTable" in s["Action"])
     assert sorted(glue["Resource"]) == ["arn:aws:glue:us-east-1:123456789012:catalog",
                                        "arn:aws:glue:us-east-1:123456789012:database/refarch_lake_dev",
@@ -146,3 +147,18 @@ def test_a_cron_setting_loads_on_a_schedule_instead(tmp_path):
 def test_a_multi_node_type_cannot_run_as_one_node():
     with pytest.raises(SettingError, match=r"invalid setting warehouse_nodes=1: allowed 2 to 128 for ra3.4xlarge"):
         settings_from_context({"warehouse_node_type": "ra3.4xlarge"}, environ={})
+
+
+def test_the_loader_reads_only_the_etl_runs_manifests_to_know_what_to_copy(template):
+    loader = next(f["Properties"] for k, f in template.find_resources("AWS::Lambda::Function").items()
+                  if k.startswith("LoaderFunction"))
+    prefix = "_quality/refarch-dev-BatchDataLake-CurateTrades/"
+    assert loader["Environment"]["Variables"]["LOAD_MANIFEST_PREFIX"] == prefix
+    policy = next(p for k, p in template.find_resources("AWS::IAM::Policy").items() if k.startswith("LoaderRole"))
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    s3 = [s for s in statements if any(a.startswith("s3:") for a in
+                                        ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))]
+    assert s3 == [
+        {"Action": "s3:GetObject", "Effect": "Allow", "Resource": f"arn:aws:s3:::{CURATED}/{prefix}*"},
+        {"Action": "s3:ListBucket", "Effect": "Allow", "Resource": f"arn:aws:s3:::{CURATED}",
+         "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}}}]

@@ -1,6 +1,7 @@
--- Loads every curated trade Parquet file (all trade_date=... folders under trades/) into the staging table.
--- The trailing slash keeps the prefix from also matching trades_rejected/.
+-- Loads the curated trade Parquet files one lake ETL run wrote (its COPY manifest lists them, with their sizes) into the staging table.
+-- Only the trade dates that run rewrote: a load costs what changed, not the lake's history.
 COPY analytics.trades_staging
-FROM 's3://${CURATED_BUCKET}/trades/'
+FROM '${LOAD_MANIFEST}'
 IAM_ROLE '${COPY_ROLE_ARN}'
-FORMAT AS PARQUET;
+FORMAT AS PARQUET
+MANIFEST;
