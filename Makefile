@@ -54,6 +54,7 @@ flink-deps: $(PY_DEPS)
 
 bench: $(PY_DEPS) $(CHECKOV)
 	$(BIN)/python benchmarks/synth.py
+	$(BIN)/python benchmarks/monitoring_synth.py
 	$(BIN)/python benchmarks/log_transform.py
 	$(BIN)/python benchmarks/iot_writer.py --repeats 1
 	$(BIN)/python benchmarks/placement_api.py --repeats 1

@@ -13,6 +13,7 @@ from refarch.config import Settings, settings_from_context
 from refarch.constructs.checkov import skip_cdk_provider_checks
 from refarch.constructs.lifecycle import removal_policy
 from refarch.constructs.nag import acknowledge_cdk_providers
+from refarch.monitoring import monitor_data_path
 from refarch.constructs.provider_logs import log_cdk_providers
 from refarch.paths import PROJECT_ROOT
 from refarch.patterns import BASELINE
@@ -100,6 +101,7 @@ def build_stacks(app: App, settings: Settings) -> dict[str, Stack]:
     for stack in stacks.values():
         acknowledge_cdk_providers(stack)
         skip_cdk_provider_checks(stack)
+        monitor_data_path(stack)  # after the stack is complete: it finds what to watch
         log_cdk_providers(stack, key=baseline.data_key, retention_days=settings.baseline.log_retention_days,
                           removal_policy=removal_policy(retain=settings.retains_data))
         Tags.of(stack).add("project", "refarch")

@@ -41,6 +41,7 @@ _CDK_PROVIDERS = {
     "Custom::VpcRestrictDefaultSGCustomResourceProvider": "strips the VPC default security group's rules",
     "AWS679f53fac002430cb0da5b7982bd2287": "makes one AWS API call at deploy time (AwsCustomResource)",
 }
+CDK_PROVIDER_IDS = tuple(_CDK_PROVIDERS)
 
 
 def skip_cdk_provider_checks(stack: Stack) -> None:

@@ -94,6 +94,8 @@ class _Builder:
                 for sink in self.refs([props.get("LogDestination"), props.get("LogGroupName")]):
                     self.edge(source, sink, "flow logs")
         for rule_id, rule in self._of_type("AWS::Events::Rule"):
+            if not is_node(self.t, rule_id):
+                continue
             props = rule["Properties"]
             for source in self.refs(props.get("EventPattern")):
                 self.edge(source, rule_id, "state change")

@@ -181,5 +181,7 @@ def _literal_name(resource: dict[str, Any]) -> str | None:
 
 def is_node(templates: Templates, node: NodeId) -> bool:
     resource = templates.templates[node.stack]["Resources"].get(node.logical_id)
-    return (resource is not None and resource["Type"] in NODE_TYPES
-            and not node.logical_id.startswith(CDK_PROVIDER_PREFIXES))
+    if resource is None or resource["Type"] not in NODE_TYPES or node.logical_id.startswith(CDK_PROVIDER_PREFIXES):
+        return False
+    # A rule without targets leads nowhere (the dashboards' rules only count events).
+    return resource["Type"] != "AWS::Events::Rule" or bool(resource.get("Properties", {}).get("Targets"))
