@@ -279,7 +279,7 @@ def _kinesis_event(rows: Sequence[dict], first: int) -> dict:
     return {"Records": records}
 
 
-def run_adtech(settings: Any = None, *, rounds: int = 10, decisions_per_placement: int = 2000, seed: int = 13,
+def run_adtech(settings: Any = None, *, rounds: int = 5, decisions_per_placement: int = 2000, seed: int = 13,
                required_share: float = 0.8, table_env: Any = None, plot_dir: Path | None = None,
                plot: bool = True) -> AdTechLoopReport:
     """The closed loop with the AdTech settings (default: the settings' defaults)."""
