@@ -37,7 +37,7 @@ from refarch.local.adtech import create_placements_table  # noqa: E402
 from refarch.local.lambda_runtime import FAKE_AWS, QUIET_POWERTOOLS, LocalContext, environment  # noqa: E402
 
 PLACEMENTS, ADS, WINDOWS = 40, 8, 5   # each placement-ad has the 5 newest sliding windows stored
-REQUESTS, RATE = 5000, 1000.0         # decisions, and requests per simulated second
+REQUESTS, RATE = 2000, 1000.0         # decisions, and requests per simulated second
 REPEATS = 3
 WINDOW_END_MS = 1_714_565_100_000
 
