@@ -60,7 +60,7 @@ def build_stacks(app: App, settings: Settings) -> dict[str, Stack]:
             log_retention_days=settings.baseline.log_retention_days,
             powertools_layer_version=settings.powertools_layer_version,
             database_name=settings.firehose.database, buffer_mb=settings.firehose.buffer_mb,
-            first_log_date=settings.firehose.first_log_date,
+            first_log_date=settings.firehose.first_log_date, backup_days=settings.firehose.backup_days,
             description="refarch: Firehose -> Lambda transform -> Parquet on S3 with a Glue schema",
             **shared)
     if "BatchDataLake" in settings.patterns:

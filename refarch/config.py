@@ -96,6 +96,7 @@ class FirehoseSettings:
     buffer_mb: int = 128
     # The table projects dt from this day to tomorrow; lines dated outside go to dt=undated.
     first_log_date: str = "2020-01-01"
+    backup_days: int = 90   # the raw/ source backup and errors/ objects expire after this
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,10 @@ class LakeSettings:
     crawl_schedule: str = "cron(0 2 * * ? *)"  # daily at 02:00 UTC
     worker_type: str = "G.1X"
     workers: int = 2
-    raw_to_infrequent_days: int = 30
-    raw_to_glacier_days: int = 90
+    # Storage that stays bounded: Athena results expire, rewritten curated partitions keep
+    # their old versions this long (raw and curated both use Intelligent-Tiering).
+    query_results_days: int = 30
+    curated_versions_days: int = 7
     bytes_scanned_cutoff_mb: int = 10240
     # The trades table projects trade_date from this day to tomorrow, and the ETL job rejects
     # trades outside that range (timestamp_out_of_range), so every stored day is queryable.
@@ -207,12 +210,13 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "firehose_database": lambda k, v: parse_identifier(k, v, max_length=MAX_GLUE_NAME - len("_prod")),
     "firehose_buffer_mb": lambda k, v: parse_int(k, v, 64, 128),  # conversion needs >= 64 MB
     "firehose_first_log_date": lambda k, v: parse_date(k, v, "1970-01-01", "2100-01-01"),
+    "firehose_backup_days": lambda k, v: parse_int(k, v, 1, 3653),
     "lake_database": lambda k, v: parse_identifier(k, v, max_length=MAX_GLUE_NAME - len("_prod")),
     "lake_crawl_schedule": lambda k, v: parse_glue_cron(k, v),
     "lake_worker_type": lambda k, v: parse_choice(k, v, ("G.1X", "G.2X", "G.4X", "G.8X")),
     "lake_workers": lambda k, v: parse_int(k, v, 2, 299),
-    "lake_raw_to_infrequent_days": lambda k, v: parse_int(k, v, 30, 3650),  # S3: IA after >= 30 days
-    "lake_raw_to_glacier_days": lambda k, v: parse_int(k, v, 31, 3650),
+    "lake_query_results_days": lambda k, v: parse_int(k, v, 1, 3653),
+    "lake_curated_versions_days": lambda k, v: parse_int(k, v, 1, 365),
     "lake_first_trade_date": lambda k, v: parse_date(k, v, "1970-01-01", "2100-01-01"),
     "lake_bytes_scanned_cutoff_mb": lambda k, v: parse_int(k, v, 10, 10_000_000),  # Athena: >= 10 MB
     "warehouse_node_type": lambda k, v: parse_choice(k, v, NODE_TYPES),
@@ -323,9 +327,6 @@ def settings_from_context(context: Mapping[str, Any], environ: Mapping[str, str]
     if "patterns" in top:  # a pattern built on another brings it along, in catalogue order
         wanted = {BASELINE, *top["patterns"], *(base for p in top["patterns"] for base in REQUIRES.get(p, ()))}
         top["patterns"] = tuple(name for name in PATTERN_NAMES if name in wanted)
-    if groups["lake"].raw_to_glacier_days <= groups["lake"].raw_to_infrequent_days:
-        raise SettingError("lake_raw_to_glacier_days", groups["lake"].raw_to_glacier_days,
-                           f"more than lake_raw_to_infrequent_days ({groups['lake'].raw_to_infrequent_days})")
     warehouse = groups["warehouse"]
     if warehouse.nodes == 1 and warehouse.node_type not in SINGLE_NODE_TYPES:
         raise SettingError("warehouse_nodes", 1, f"2 to 128 for {warehouse.node_type} (one node only "

@@ -39,7 +39,8 @@ class AthenaWorkgroup(Construct):
     """Engine v3; settings enforced on every query; results KMS-encrypted in `results_bucket`."""
 
     def __init__(self, scope: Construct, id: str, *, results_bucket: s3.IBucket, key: kms.IKey,
-                 bytes_scanned_cutoff: int, database: str, queries_folder: Path) -> None:
+                 bytes_scanned_cutoff: int, database: str, queries_folder: Path,
+                 results_prefix: str = "results/") -> None:
         super().__init__(scope, id)
         if bytes_scanned_cutoff < MIN_CUTOFF_BYTES:
             raise ValueError(f"AthenaWorkgroup bytes_scanned_cutoff={bytes_scanned_cutoff!r}: "
@@ -55,7 +56,7 @@ class AthenaWorkgroup(Construct):
                 engine_version=athena.CfnWorkGroup.EngineVersionProperty(
                     selected_engine_version="Athena engine version 3"),
                 result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
-                    output_location=f"s3://{results_bucket.bucket_name}/results/",
+                    output_location=f"s3://{results_bucket.bucket_name}/{results_prefix}",
                     encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
                         encryption_option="SSE_KMS", kms_key=key.key_arn))))
         self.named_queries = {}

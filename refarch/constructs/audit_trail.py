@@ -28,7 +28,9 @@ class AuditTrail(Construct):
             self, "Bucket", key=key.key, access_logs=access_logs, retain=retain,
             lifecycle_rules=[s3.LifecycleRule(id="ArchiveTrailLogs", transitions=[
                 s3.Transition(storage_class=s3.StorageClass.GLACIER,
-                              transition_after=Duration.days(archive_after_days))])])
+                              transition_after=Duration.days(archive_after_days))])],
+            retention=f"kept until deleted: audit evidence is a compliance decision / Glacier after "
+                      f"{archive_after_days} days")
         self.trail = cloudtrail.Trail(
             self, "Trail",
             bucket=self.bucket,

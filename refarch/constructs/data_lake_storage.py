@@ -13,9 +13,13 @@ from refarch.constructs.buckets import secure_bucket
 
 
 class DataLakeStorage(Construct):
-    """`raw` ages to Standard-IA then Glacier Instant Retrieval (it is the immutable record of
-    what arrived, and the ETL job still reads it, which Flexible Retrieval would refuse);
-    `curated` uses Intelligent-Tiering, whose access patterns are unknown in advance.
+    """`raw` and `curated` both use Intelligent-Tiering from their first day: objects no one reads
+    move to cheaper tiers by themselves, and - unlike Standard-IA or Glacier - reading one back
+    (a late file brings its day's old raw objects into the ETL run; a backfill reads a range;
+    the warehouse copies curated days) costs no retrieval fee and returns it to the frequent
+    tier. Raw is kept until deleted: it is the immutable record every backfill rebuilds from.
+    Curated partitions are rewritten by each run, so their old versions expire after
+    `curated_versions_days`.
 
     The buckets have fixed names (`<name_prefix>-raw|curated-<account>-<region>`) so that
     consumers in other stacks, such as a warehouse's COPY role, can name them without a
@@ -23,28 +27,23 @@ class DataLakeStorage(Construct):
     """
 
     def __init__(self, scope: Construct, id: str, *, key: kms.IKey, access_logs: s3.IBucket,
-                 retain: bool, name_prefix: str, raw_to_infrequent_days: int = 30,
-                 raw_to_glacier_days: int = 90) -> None:
+                 retain: bool, name_prefix: str, curated_versions_days: int = 7) -> None:
         super().__init__(scope, id)
         self.raw_bucket_name = zone_bucket_name(self, name_prefix, "raw")
         self.curated_bucket_name = zone_bucket_name(self, name_prefix, "curated")
-        if raw_to_infrequent_days < 30:  # S3 refuses Standard-IA transitions before 30 days
-            raise ValueError(f"DataLakeStorage raw_to_infrequent_days={raw_to_infrequent_days!r}: allowed 30 or more")
-        if raw_to_glacier_days <= raw_to_infrequent_days:
-            raise ValueError(f"DataLakeStorage raw_to_glacier_days={raw_to_glacier_days!r}: must be after "
-                             f"raw_to_infrequent_days={raw_to_infrequent_days}")
         self.raw = secure_bucket(self, "Raw", key=key, access_logs=access_logs, retain=retain,
-                                 bucket_name=self.raw_bucket_name,
-                                 lifecycle_rules=[s3.LifecycleRule(id="RawTiering", transitions=[
-                                     s3.Transition(storage_class=s3.StorageClass.INFREQUENT_ACCESS,
-                                                   transition_after=Duration.days(raw_to_infrequent_days)),
-                                     s3.Transition(storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
-                                                   transition_after=Duration.days(raw_to_glacier_days))])])
+                                 bucket_name=self.raw_bucket_name, lifecycle_rules=[_tiering("RawTiering")],
+                                 retention="kept until deleted: the record every backfill rebuilds from")
         self.curated = secure_bucket(self, "Curated", key=key, access_logs=access_logs, retain=retain,
                                      bucket_name=self.curated_bucket_name,
-                                     lifecycle_rules=[s3.LifecycleRule(id="CuratedTiering", transitions=[
-                                         s3.Transition(storage_class=s3.StorageClass.INTELLIGENT_TIERING,
-                                                       transition_after=Duration.days(0))])])
+                                     lifecycle_rules=[_tiering("CuratedTiering")],
+                                     retention="kept until deleted: rebuilt by a backfill from raw",
+                                     noncurrent_days=curated_versions_days)
+
+
+def _tiering(rule_id: str) -> s3.LifecycleRule:
+    return s3.LifecycleRule(id=rule_id, transitions=[s3.Transition(
+        storage_class=s3.StorageClass.INTELLIGENT_TIERING, transition_after=Duration.days(0))])
 
 
 def zone_bucket_name(scope: Construct, prefix: str, zone: str) -> str:

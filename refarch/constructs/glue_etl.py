@@ -97,11 +97,13 @@ class RawZoneCrawler(Construct):
                 path=f"s3://{bucket.bucket_name}/{prefix}")]),
             # Raw tables get their own prefix, apart from the declared curated tables.
             table_prefix="raw_",
-            # Schema changes in new raw files update the table; incremental crawls
-            # (CRAWL_NEW_FOLDERS_ONLY) would require LOG for both, so the crawler reads all.
+            # Only folders added since the last crawl: the raw zone only grows, and a nightly crawl
+            # of everything would read (so pay for, and keep warm) the whole history. Glue then
+            # requires LOG for both behaviours: a schema change in new files is logged, not applied
+            # (run the crawler once with CRAWL_EVERYTHING to adopt one).
             schema_change_policy=glue.CfnCrawler.SchemaChangePolicyProperty(
-                update_behavior="UPDATE_IN_DATABASE", delete_behavior="LOG"),
-            recrawl_policy=glue.CfnCrawler.RecrawlPolicyProperty(recrawl_behavior="CRAWL_EVERYTHING"))
+                update_behavior="LOG", delete_behavior="LOG"),
+            recrawl_policy=glue.CfnCrawler.RecrawlPolicyProperty(recrawl_behavior="CRAWL_NEW_FOLDERS_ONLY"))
         self.crawler.node.add_dependency(security.configuration)
 
 

@@ -10,7 +10,7 @@ from constructs import Construct
 from refarch.config import LakeSettings
 from refarch.constructs.alarms import ops_topic
 from refarch.constructs.athena import AthenaWorkgroup
-from refarch.constructs.buckets import secure_bucket
+from refarch.constructs.buckets import expire_after, secure_bucket
 from refarch.constructs.data_lake_storage import DataLakeStorage
 from refarch.constructs.glue_etl import (
     GlueFailureNotices, GlueSecurity, PartitionCrawler, RawZoneCrawler, ScheduledCrawlThenEtl, SparkEtlJob,
@@ -21,6 +21,7 @@ from refarch.constructs.outputs import add_outputs
 from refarch.paths import JOBS_ROOT, SQL_ROOT
 
 RAW_PREFIX, CURATED_PREFIX, REJECTED_PREFIX, QUALITY_PREFIX = "trades/", "trades/", "trades_rejected/", "_quality/"
+RESULTS_PREFIX = "results/"   # where the Athena workgroup writes query results
 # The curated schema the ETL job writes (tests compare it with the Parquet Spark writes).
 TRADES_COLUMNS = (("trade_id", "string"), ("symbol", "string"), ("side", "string"),
                   ("quantity", "bigint"), ("price", "decimal(18,4)"), ("trade_ts", "timestamp"))
@@ -35,8 +36,7 @@ class BatchDataLakeStack(Stack):
         super().__init__(scope, id, **kwargs)
         self.storage = DataLakeStorage(self, "Lake", key=data_key, access_logs=access_logs,
                                        retain=retain_data, name_prefix=self.stack_name,
-                                       raw_to_infrequent_days=settings.raw_to_infrequent_days,
-                                       raw_to_glacier_days=settings.raw_to_glacier_days)
+                                       curated_versions_days=settings.curated_versions_days)
         raw, curated = self.storage.raw, self.storage.curated
         self.database = glue_database(self, "Database", name=settings.database,
                                       description="refarch trade analytics lake")
@@ -85,11 +85,15 @@ class BatchDataLakeStack(Stack):
             self, "FailureNotices", topic=self.ops_topic, jobs=[self.job.name],
             crawlers=[self.crawler.name, self.partitions.name])
 
-        results = secure_bucket(self, "QueryResults", key=data_key, access_logs=access_logs,
-                                retain=retain_data)
+        results = secure_bucket(
+            self, "QueryResults", key=data_key, access_logs=access_logs, retain=retain_data,
+            lifecycle_rules=[expire_after(settings.query_results_days, rule_id="ExpireQueryResults",
+                                          prefix=RESULTS_PREFIX)],
+            retention=f"{RESULTS_PREFIX} expire after {settings.query_results_days} days", noncurrent_days=1)
         self.athena = AthenaWorkgroup(self, "Analysts", results_bucket=results, key=data_key,
                                       bytes_scanned_cutoff=settings.bytes_scanned_cutoff_mb * 1024 * 1024,
-                                      database=settings.database, queries_folder=SQL_ROOT / "athena")
+                                      database=settings.database, queries_folder=SQL_ROOT / "athena",
+                                      results_prefix=RESULTS_PREFIX)
         for named in self.athena.named_queries.values():
             named.node.add_dependency(self.database)
         add_outputs(self, {

@@ -10,7 +10,7 @@ from constructs import Construct
 
 from refarch.constructs.alarms import FIVE_MINUTES, alarm_when, ops_topic
 from refarch.constructs.checkov import CONCURRENCY, DLQ, IN_VPC, skip_check
-from refarch.constructs.buckets import secure_bucket
+from refarch.constructs.buckets import expire_after, secure_bucket
 from refarch.constructs.firehose_parquet import FirehoseToParquet
 from refarch.constructs.glue_table import ParquetTable, PartitionedParquetTable, glue_database
 from refarch.constructs.lifecycle import removal_policy
@@ -31,12 +31,18 @@ def access_log_columns() -> tuple[tuple[str, str], ...]:
 class FirehoseParquetStack(Stack):
     def __init__(self, scope: Construct, id: str, *, data_key: kms.IKey, access_logs: s3.IBucket,
                  retain_data: bool, log_retention_days: int, powertools_layer_version: str,
-                 database_name: str, buffer_mb: int, first_log_date: str = "2020-01-01", **kwargs) -> None:
+                 database_name: str, buffer_mb: int, first_log_date: str = "2020-01-01",
+                 backup_days: int = 90, **kwargs) -> None:
         super().__init__(scope, id, **kwargs)
         removal = removal_policy(retain=retain_data)
         self.ops_topic = ops_topic(self, "OpsTopic", key=data_key)
-        self.bucket = secure_bucket(self, "Logs", key=data_key, access_logs=access_logs,
-                                    retain=retain_data)
+        # The Parquet is the data; the gzipped source backup and the error objects are there to
+        # reprocess or inspect, for `backup_days`.
+        self.bucket = secure_bucket(
+            self, "Logs", key=data_key, access_logs=access_logs, retain=retain_data,
+            lifecycle_rules=[expire_after(backup_days, rule_id=f"Expire{name.capitalize()}", prefix=f"{name}/")
+                             for name in ("raw", "errors")],
+            retention=f"{TABLE_PREFIX} kept until deleted / raw/ and errors/ expire after {backup_days} days")
         self.database = glue_database(self, "Database", name=database_name,
                                       description="refarch web access logs as Parquet")
         self.table = PartitionedParquetTable(

@@ -17,7 +17,7 @@ from constructs import Construct
 from refarch.config import IotSettings
 from refarch.constructs.alarms import FIVE_MINUTES, alarm_when, ops_topic
 from refarch.constructs.checkov import CONCURRENCY, DLQ, skip_check
-from refarch.constructs.buckets import secure_bucket
+from refarch.constructs.buckets import expire_after, secure_bucket
 from refarch.constructs.iot_rule import TopicRuleToStream
 from refarch.constructs.lifecycle import removal_policy
 from refarch.constructs.nag import acknowledge
@@ -29,6 +29,7 @@ from refarch.constructs.outputs import add_outputs
 from refarch.paths import LAMBDA_ROOT
 
 TOPIC_FILTER = "devices/+/telemetry"
+RULE_ERROR_DAYS = 90
 
 
 class IotTelemetryStack(Stack):
@@ -86,8 +87,10 @@ class IotTelemetryStack(Stack):
             metric=self.quarantine.metric_number_of_messages_sent(period=FIVE_MINUTES, statistic="Sum"),
             description="Malformed readings were quarantined")
 
+        # Messages the rule could not put on the stream: re-drive or inspect them within 90 days.
         rule_errors = secure_bucket(self, "RuleErrors", key=data_key, access_logs=access_logs,
-                                    retain=retain_data)
+                                    retain=retain_data, retention=f"expire after {RULE_ERROR_DAYS} days",
+                                    lifecycle_rules=[expire_after(RULE_ERROR_DAYS, rule_id="ExpireRuleErrors")])
         self.rule = TopicRuleToStream(self, "DeviceTopicRule", topic_filter=TOPIC_FILTER,
                                       stream=self.stream, error_bucket=rule_errors)
         # Messages the rule could not put on the stream went to the error bucket.

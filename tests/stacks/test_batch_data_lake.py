@@ -53,20 +53,32 @@ def test_zone_buckets_have_names_other_stacks_can_derive(template):
                      "refarch-dev-batchdatalake-raw-123456789012-us-east-1"]
 
 
-def test_raw_zone_tiers_to_infrequent_access_then_glacier_instant_retrieval(template):
-    # Instant Retrieval: the nightly job still reads the whole raw prefix.
+def test_raw_zone_uses_intelligent_tiering_so_reading_an_old_object_back_costs_no_retrieval(template):
+    # A late file or a backfill reads old raw objects; Standard-IA or Glacier would charge per GB read.
     rules = by_prefix(template, "AWS::S3::Bucket", "LakeRaw")["LifecycleConfiguration"]["Rules"]
     assert {"AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}, "Id": "AbortIncompleteUploads",
             "Status": "Enabled"} in rules
     tiering = next(r for r in rules if r["Id"] == "RawTiering")
-    assert tiering["Transitions"] == [{"StorageClass": "STANDARD_IA", "TransitionInDays": 30},
-                                      {"StorageClass": "GLACIER_IR", "TransitionInDays": 90}]
+    assert tiering["Transitions"] == [{"StorageClass": "INTELLIGENT_TIERING", "TransitionInDays": 0}]
+    assert not any("Expiration" in key for r in rules for key in r if key != "NoncurrentVersionExpiration")
 
 
 def test_curated_zone_uses_intelligent_tiering(template):
     rules = by_prefix(template, "AWS::S3::Bucket", "LakeCurated")["LifecycleConfiguration"]["Rules"]
     tiering = next(r for r in rules if r["Id"] == "CuratedTiering")
     assert tiering["Transitions"] == [{"StorageClass": "INTELLIGENT_TIERING", "TransitionInDays": 0}]
+    # each run rewrites partitions: their old versions expire after a week
+    assert next(r for r in rules if r["Id"] == "ExpireOldVersions")["NoncurrentVersionExpiration"] == {"NoncurrentDays": 7}
+
+
+def test_athena_query_results_expire_after_the_setting(template):
+    rules = by_prefix(template, "AWS::S3::Bucket", "QueryResults")["LifecycleConfiguration"]["Rules"]
+    expire = next(r for r in rules if r["Id"] == "ExpireQueryResults")
+    assert (expire["Prefix"], expire["ExpirationInDays"]) == ("results/", 30)
+    assert next(r for r in rules if r["Id"] == "ExpireOldVersions")["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
+    [workgroup] = resources(template, "AWS::Athena::WorkGroup").values()
+    location = workgroup["Properties"]["WorkGroupConfiguration"]["ResultConfiguration"]["OutputLocation"]
+    assert location["Fn::Join"][1][-1] == "/results/"      # where the rule expires them
 
 
 def test_security_configuration_encrypts_s3_logs_and_bookmarks_with_the_key(template):
@@ -86,8 +98,8 @@ def test_crawlers_run_under_the_security_configuration(template):
         assert crawler["Properties"]["CrawlerSecurityConfiguration"] == "refarch-dev-BatchDataLake-GlueSecurity"
     raw = by_prefix(template, "AWS::Glue::Crawler", "RawCrawler")
     assert raw["TablePrefix"] == "raw_"
-    assert raw["RecrawlPolicy"] == {"RecrawlBehavior": "CRAWL_EVERYTHING"}
-    assert raw["SchemaChangePolicy"] == {"UpdateBehavior": "UPDATE_IN_DATABASE", "DeleteBehavior": "LOG"}
+    assert raw["RecrawlPolicy"] == {"RecrawlBehavior": "CRAWL_NEW_FOLDERS_ONLY"}   # not the history, nightly
+    assert raw["SchemaChangePolicy"] == {"UpdateBehavior": "LOG", "DeleteBehavior": "LOG"}   # what Glue requires
     assert raw["Targets"]["S3Targets"][0]["Path"]["Fn::Join"][1][1]["Ref"].startswith("LakeRaw")
     assert raw["Targets"]["S3Targets"][0]["Path"]["Fn::Join"][1][-1] == "/trades/"
     partitions = by_prefix(template, "AWS::Glue::Crawler", "CuratedPartitions")
