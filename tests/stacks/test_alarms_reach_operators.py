@@ -32,7 +32,7 @@ def test_every_alarm_notifies_a_topic_whose_policy_admits_cloudwatch(synthesis, 
 def test_queue_alarms_fire_on_arrivals_not_on_waiting_messages(synthesis, stack):
     resources = synthesis.template(stack)["Resources"].values()
     queue_alarms = [r["Properties"] for r in resources
-                    if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"]["Namespace"] == "AWS/SQS"]
+                    if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("Namespace") == "AWS/SQS"]
     assert all(a["MetricName"] == "NumberOfMessagesSent" and a["Statistic"] == "Sum" for a in queue_alarms)
 
 
