@@ -96,3 +96,20 @@ def test_refarch_diagram_writes_the_pages_the_staleness_test_expects(synthesis, 
     assert result.exit_code == 0, result.output
     assert stale_pages(pages_for(synthesis), tmp_path) == []
     assert sorted(p.name for p in tmp_path.glob("*.md")) == sorted(f"{s}.md" for s in synthesis.stacks)
+
+
+def test_an_api_feeds_its_proxy_function_and_a_delivery_stream_reads_its_source_stream():
+    template = {"Resources": {
+        "ApiA1B2C3D4": {"Type": "AWS::ApiGateway::RestApi", "Properties": {}},
+        "HandlerA1B2C3D4": {"Type": "AWS::Lambda::Function", "Properties": {}},
+        "Method": {"Type": "AWS::ApiGateway::Method", "Properties": {
+            "RestApiId": {"Ref": "ApiA1B2C3D4"}, "Integration": {"Type": "AWS_PROXY", "Uri": {"Fn::Join": ["", [
+                "arn:aws:apigateway:us-east-1:lambda:path/functions/",
+                {"Fn::GetAtt": ["HandlerA1B2C3D4", "Arn"]}, "/invocations"]]}}}},
+        "EventsA1B2C3D4": {"Type": "AWS::Kinesis::Stream", "Properties": {}},
+        "ToLakeA1B2C3D4": {"Type": "AWS::KinesisFirehose::DeliveryStream", "Properties": {
+            "KinesisStreamSourceConfiguration": {"KinesisStreamARN": {"Fn::GetAtt": ["EventsA1B2C3D4", "Arn"]}}}},
+    }}
+    path = data_paths({"Pattern": template}, {"Pattern": "pattern"})["Pattern"]
+    edges = {(e.source.logical_id, e.target.logical_id, e.label) for e in path.edges}
+    assert edges == {("ApiA1B2C3D4", "HandlerA1B2C3D4", "requests"), ("EventsA1B2C3D4", "ToLakeA1B2C3D4", "")}

@@ -7,7 +7,7 @@ from collections import defaultdict
 from typing import Any
 
 from refarch.diagram.graph import (
-    CONNECTED_TYPES, NODE_TYPES, PROPERTY_LABELS, ROLE_PROPERTIES, TRANSPARENT_TYPES, DataPath, Edge, Node, NodeId, Templates,
+    CONNECTED_TYPES, NODE_TYPES, PROPERTY_LABELS, ROLE_PROPERTIES, SOURCE, TRANSPARENT_TYPES, DataPath, Edge, Node, NodeId, Templates,
     _IGNORED_SERVICES, _WRITE_VERBS, is_node, label,
 )
 
@@ -88,6 +88,12 @@ class _Builder:
             for database in self.refs(props.get("Database")):
                 for workgroup in self.refs(props.get("WorkGroup")):
                     self.edge(database, workgroup, "named queries")
+        for _, method in self._of_type("AWS::ApiGateway::Method"):   # e.g. a Lambda proxy integration
+            props = method["Properties"]
+            for api in self.refs(props.get("RestApiId"), names=False):
+                for target in self.refs(props.get("Integration", {}).get("Uri")):
+                    if is_node(self.t, target):
+                        self.edge(api, target, "requests")
         for _, flow_log in self._of_type("AWS::EC2::FlowLog"):
             props = flow_log["Properties"]
             for source in self.refs(props.get("ResourceId")):
@@ -144,6 +150,9 @@ class _Builder:
         how = {"AWS::KMS::Key": "encrypted with", "AWS::EC2::VPC": "in the VPC"}.get(target_type) or labelled
         if how is None and node_type in _IAM_DRIVEN:
             return
+        if how == SOURCE:   # e.g. a delivery stream reading a Kinesis stream
+            self.edge(target, node)
+            return
         style = "support" if how in ("encrypted with", "in the VPC", "access logs") else "data"
         if style == "support" and target.stack != self.stack:
             _add_node(self.path, self.t, target)
@@ -178,6 +187,13 @@ class _Builder:
                 for target in self.refs(value, names=False):
                     if target.stack == self.stack and self.t.type_of(target) == "AWS::IAM::Role":
                         owners[target].append(node_id)
+        # An API Gateway method's AWS integration acts with its credentials role for its API.
+        for _, method in self._of_type("AWS::ApiGateway::Method"):
+            props = method["Properties"]
+            for api in self.refs(props.get("RestApiId"), names=False):
+                for role in self.refs(props.get("Integration", {}).get("Credentials"), names=False):
+                    if self.t.type_of(role) == "AWS::IAM::Role" and api in self.path.nodes:
+                        owners[role].append(api)
         return owners
 
 

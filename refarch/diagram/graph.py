@@ -50,9 +50,11 @@ CONNECTED_TYPES = {"AWS::Logs::LogGroup": ("store", "CloudWatch log group")}
 TRANSPARENT_TYPES = {"AWS::Redshift::ClusterSubnetGroup", "AWS::EC2::SecurityGroup", "AWS::EC2::Subnet"}
 # aws-cdk-lib's own deploy-time functions are not part of any data path.
 CDK_PROVIDER_PREFIXES = ("CustomS3AutoDeleteObjects", "CustomVpcRestrictDefaultSG", "AWS679f53fac002430cb0da5b7982bd2287")
+SOURCE = "<source>"  # a property naming where the resource reads from: the edge points in
 # Properties whose references are named on the edge.
 PROPERTY_LABELS = {"LoggingConfiguration": "access logs", "ErrorAction": "errors",
-                   "SchemaConfiguration": "schema", "ProcessingConfiguration": "transform"}
+                   "SchemaConfiguration": "schema", "ProcessingConfiguration": "transform",
+                   "KinesisStreamSourceConfiguration": SOURCE}
 # Properties through which a resource names the IAM role it acts with.
 ROLE_PROPERTIES = {"Role", "RoleArn", "RoleARN", "ServiceExecutionRole", "IamRoles"}
 NAME_PROPERTIES = {
@@ -61,8 +63,9 @@ NAME_PROPERTIES = {
     "AWS::Lambda::Function": ("FunctionName",), "AWS::KinesisAnalyticsV2::Application": ("ApplicationName",),
     "AWS::S3::Bucket": ("BucketName",), "AWS::DynamoDB::Table": ("TableName",), "AWS::Kinesis::Stream": ("Name",),
     "AWS::SQS::Queue": ("QueueName",), "AWS::SNS::Topic": ("TopicName",),
+    "AWS::OpenSearchService::Domain": ("DomainName",),
 }
-_WRITE_VERBS = ("Put", "BatchWrite", "Write", "Send", "Publish", "Create", "Update", "Delete", "Execute",
+_WRITE_VERBS = ("Put", "BatchWrite", "Write", "Send", "Publish", "Create", "Update", "Delete", "Execute", "ESHttpP", "ESHttpDelete",
                 "BatchExecute", "Start", "Invoke", "Abort")
 _IGNORED_SERVICES = {"kms", "logs", "ec2", "cloudwatch", "xray", "sts", "secretsmanager"}
 _HEX_SUFFIX = re.compile(r"[0-9A-F]{8}$")
@@ -181,7 +184,8 @@ def _literal_name(resource: dict[str, Any]) -> str | None:
 
 def is_node(templates: Templates, node: NodeId) -> bool:
     resource = templates.templates[node.stack]["Resources"].get(node.logical_id)
-    if resource is None or resource["Type"] not in NODE_TYPES or node.logical_id.startswith(CDK_PROVIDER_PREFIXES):
+    if (resource is None or resource["Type"] not in NODE_TYPES or node.logical_id.startswith(CDK_PROVIDER_PREFIXES)
+            or "Providerframework" in node.logical_id):   # custom-resources' provider framework
         return False
     # A rule without targets leads nowhere (the dashboards' rules only count events).
     return resource["Type"] != "AWS::Events::Rule" or bool(resource.get("Properties", {}).get("Targets"))
