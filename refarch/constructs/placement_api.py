@@ -88,12 +88,6 @@ class PlacementApi(Construct):
         stage = self.api.deployment_stage.node.default_child
         skip_check(stage, "CKV_AWS_120", "Responses must not be cached: each request draws its own "
                    "exploration, and the function already caches the placement's ranking for a few seconds")
-        skip_check(stage, "CKV2_AWS_51", "Callers authenticate with SigV4 or an API key; mutual TLS would need "
-                   "a custom domain and client certificates on every ad server")
-        skip_check(stage, "CKV2_AWS_4", "Execution logging needs the account-wide API Gateway CloudWatch "
-                   "role, which this stack does not take over; JSON access logs record every request")
-        skip_check(stage, "CKV2_AWS_29", "No public, anonymous traffic: every request is authorized (SigV4 "
-                   "or API key) and throttled at the stage, so a WAF web ACL is not attached")
         self.alarms: list[cloudwatch.Alarm] = [
             alarm_when(self, "ServerErrors", topic=alarm_topic, above=max_5xx_rate, periods=3,
                        metric=self.api.metric_server_error(period=MINUTE, statistic="Average"),
