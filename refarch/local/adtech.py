@@ -385,6 +385,7 @@ def _plot(stats: list[RoundStats], plot_dir: Path | None) -> Path:
     import matplotlib
     matplotlib.use("Agg")   # no display: write the file only
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     folder = Path(plot_dir) if plot_dir is not None else Path(tempfile.mkdtemp(prefix="refarch-adtech-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -410,6 +411,8 @@ def _plot(stats: list[RoundStats], plot_dir: Path | None) -> Path:
     lines = regret.get_lines() + ctr.get_lines()
     regret.legend(lines, [line.get_label() for line in lines], loc="lower right", fontsize="small")
     figure.tight_layout()
+    for axes in (share, regret):
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))   # rounds are whole numbers
     path = folder / "adtech_loop.png"
     figure.savefig(path, dpi=100)
     plt.close(figure)
