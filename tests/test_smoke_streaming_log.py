@@ -70,6 +70,7 @@ def test_on_localstack_the_api_feeds_the_stream_and_the_rest_is_not_runnable(mon
     assert steps["batch posted to the collection API"] == ARRIVED
     assert steps["events on the events stream"] == ARRIVED
     assert steps["malformed batch refused at the edge"] == ARRIVED
+    assert steps["the 400 names the reason"] == ARRIVED
     assert [s.detail for s in report.steps if s.status == NOT_RUNNABLE] == [streaming_log.NO_FLINK] * 5
     assert report.passed
 
@@ -95,3 +96,19 @@ def test_the_sample_is_tagged_with_the_run_and_valid_for_the_model():
     events = streaming_log.sample("r1", datetime(2024, 5, 1, tzinfo=timezone.utc))
     assert all(e["event_id"].startswith("smoke-r1-") for e in events)
     assert not list(Draft4Validator(schema.request_schema()).iter_errors({"events": events}))
+
+
+def test_a_localstack_400_without_the_reason_says_why(monkeypatch):
+    kinesis = Kinesis()
+
+    def post(url, body, origin):
+        if body["events"][0]["status"] == 700:
+            return 400, {"message": "Invalid request body"}
+        kinesis.records += [json.dumps(e).encode() for e in body["events"]]
+        return 200, {"accepted": len(body["events"]), "failed": 0, "retry": []}
+
+    monkeypatch.setattr(streaming_log, "post", post)
+    report = streaming_log.smoke_streaming_log(FakeTarget(kinesis), "s", timeout=1, progress=lambda m: None)
+    assert report.step("malformed batch refused at the edge").status == ARRIVED
+    step = report.step("the 400 names the reason")
+    assert step.status == NOT_RUNNABLE and "BAD_REQUEST_BODY" in step.detail and report.passed
