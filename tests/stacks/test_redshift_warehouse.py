@@ -97,9 +97,13 @@ def test_copy_role_is_scoped_to_the_curated_prefixes_and_the_lake_database(templ
                    for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
 
 
-def test_the_role_is_attached_to_the_cluster(template):
-    (role_arn,) = cluster(template)["IamRoles"]
-    assert role_arn["Fn::GetAtt"][0].startswith("LakeReaderRole")
+def test_the_lake_and_streaming_ingestion_roles_are_attached_to_the_cluster(template):
+    lake, streaming = cluster(template)["IamRoles"]
+    assert lake["Fn::GetAtt"][0].startswith("LakeReaderRole")
+    # streaming ingestion's role: each stack whose stream it reads grants it that stream (none here)
+    assert streaming["Fn::GetAtt"][0].startswith("StreamingIngestion")
+    assert not [p for p in template.find_resources("AWS::IAM::Policy").values()
+                if {"Ref": streaming["Fn::GetAtt"][0]} in p["Properties"].get("Roles", [])]
 
 
 def test_loader_runs_the_sql_through_the_data_api_nightly(template):
