@@ -61,6 +61,9 @@ def synth(context: ContextOption = None,
 
     result = synthesize(parse_context(context), outdir=str(outdir))
     print_gate_table(result.reports)
+    from refarch.costs.report import summary_table
+
+    console.print(summary_table(result))
     console.print(f"cloud assembly: {outdir}")
     if not all(r.passed for r in result.reports):
         raise typer.Exit(1)
@@ -94,35 +97,19 @@ def demo(context: ContextOption = None) -> None:
 
 
 @cli.command()
-def cost(context: ContextOption = None) -> None:
-    """Sizing and estimated monthly cost from the expected-load settings (StreamingLogAnalytics, IotTelemetry)."""
-    from refarch.config import settings_from_context
-    from refarch.sizing import monthly_stream_cost
-
+def cost(context: ContextOption = None,
+         idle: Annotated[bool, typer.Option(help="Nothing flowing or stored: what the stacks cost by existing.")] = False
+         ) -> None:
+    """Monthly cost of every selected stack: what it deploys (its template) and what flows (the load settings)."""
+    from refarch.costs.report import print_estimates
     from refarch.streaming_log_cost import streaming_log_cost_table
+    from refarch.synthesis import synthesize
 
-    settings = settings_from_context(parse_context(context))
-    console.print(streaming_log_cost_table(settings))
-    iot = settings.iot
-    table = Table(title="IotTelemetry stream sizing (us-east-1 list prices unless set)")
-    for column in ("input", "value"):
-        table.add_column(column)
-    load = iot.load
-    table.add_row("records/s", f"{load.records_per_second:g}")
-    table.add_row("record size (KB)", f"{load.record_size_kb:g}")
-    table.add_row("write KB/s / read KB/s", f"{load.write_kb_per_second:g} / {load.read_kb_per_second:g}")
-    if iot.shards is None:
-        table.add_row("stream mode", "on-demand (billed per GB and stream-hour; not estimated here)")
-        console.print(table)
-        return
-    estimate = monthly_stream_cost(load, shards=iot.shards, shard_hour_usd=iot.shard_hour_usd,
-                                   put_units_per_million_usd=iot.put_units_per_million_usd)
-    table.add_row("shards", str(estimate.shards))
-    table.add_row("shard-hours / month", f"{estimate.shard_hours:,.0f} -> ${estimate.shard_hours_usd:,.2f}")
-    table.add_row("PUT payload units / month",
-                  f"{estimate.put_payload_units_millions:,.1f} M -> ${estimate.put_units_usd:,.2f}")
-    table.add_row("estimated monthly cost", f"${estimate.monthly_usd:,.2f}")
-    console.print(table)
+    with tempfile.TemporaryDirectory(prefix="refarch-cost-") as outdir:
+        result = synthesize(parse_context(context), outdir=outdir, gates=False)
+        print_estimates(console, result, idle=idle)   # reads the templates: inside the folder's life
+    if "StreamingLogAnalytics" in result.stacks:   # how that stack sizes itself from its load
+        console.print(streaming_log_cost_table(result.settings))
 
 
 @cli.command()

@@ -25,11 +25,11 @@ from refarch.setting_parsers import (
     SettingError, parse_choice, parse_cidr, parse_float, parse_int, parse_int_choice, parse_names,
     parse_bool, parse_date, parse_glue_cron, parse_identifier, parse_threshold_rules,
 )
+from refarch.costs.load import CostSettings, cost_parsers
+from refarch.costs.prices import PriceSettings, price_parsers
 from refarch.streaming_log_settings import PARSERS as CLICKSTREAM_PARSERS
 from refarch.streaming_log_settings import StreamingLogSettings, check_streaming_log
-from refarch.sizing import (
-    DEFAULT_PUT_UNITS_PER_MILLION_USD, DEFAULT_SHARD_HOUR_USD, StreamLoad, shards_for,
-)
+from refarch.sizing import StreamLoad, shards_for
 
 STAGES = ("dev", "prod")
 
@@ -75,8 +75,6 @@ class IotSettings:
     batch_size: int = 100
     ttl_days: int = 30
     alert_rules: tuple[tuple[str, str, float], ...] = (("temperature", ">", 80.0), ("battery", "<", 10.0))
-    shard_hour_usd: float = DEFAULT_SHARD_HOUR_USD
-    put_units_per_million_usd: float = DEFAULT_PUT_UNITS_PER_MILLION_USD
 
     @property
     def load(self) -> StreamLoad:
@@ -176,6 +174,8 @@ class Settings:
     warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
     adtech: AdTechSettings = field(default_factory=AdTechSettings)
     clickstream: StreamingLogSettings = field(default_factory=StreamingLogSettings)
+    prices: PriceSettings = field(default_factory=PriceSettings)     # `refarch cost` (refarch/costs/)
+    cost: CostSettings = field(default_factory=CostSettings)
 
     @property
     def retains_data(self) -> bool:
@@ -205,8 +205,6 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "iot_batch_size": lambda k, v: parse_int(k, v, 1, 10000),
     "iot_ttl_days": lambda k, v: parse_int(k, v, 1, 3650),
     "iot_alert_rules": lambda k, v: parse_threshold_rules(k, v, IOT_METRICS),
-    "iot_shard_hour_usd": lambda k, v: parse_float(k, v, 0, 10),
-    "iot_put_units_per_million_usd": lambda k, v: parse_float(k, v, 0, 10),
     "firehose_database": lambda k, v: parse_identifier(k, v, max_length=MAX_GLUE_NAME - len("_prod")),
     "firehose_buffer_mb": lambda k, v: parse_int(k, v, 64, 128),  # conversion needs >= 64 MB
     "firehose_first_log_date": lambda k, v: parse_date(k, v, "1970-01-01", "2100-01-01"),
@@ -244,12 +242,14 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "adtech_api_cache_seconds": lambda k, v: parse_int(k, v, 0, 300),
     "adtech_api_p99_ms": lambda k, v: parse_int(k, v, 1, 29000),            # API Gateway's 29 s timeout
     **CLICKSTREAM_PARSERS,   # StreamingLogAnalytics (refarch/streaming_log_settings.py)
+    **price_parsers(), **cost_parsers(),   # the cost estimate's prices and expected load (refarch/costs/)
 }
 # prefix -> (Settings field, dataclass)
 _GROUPS = {"iot_": ("iot", IotSettings), "firehose_": ("firehose", FirehoseSettings),
            "lake_": ("lake", LakeSettings), "warehouse_": ("warehouse", WarehouseSettings),
            "adtech_": ("adtech", AdTechSettings),
-           "clickstream_": ("clickstream", StreamingLogSettings)}
+           "clickstream_": ("clickstream", StreamingLogSettings),
+           "price_": ("prices", PriceSettings), "cost_": ("cost", CostSettings)}
 
 SETTING_NAMES = tuple(_PARSERS)
 
