@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -122,30 +121,6 @@ def require_installation() -> None:
         raise RuntimeError(f"LocalStack is not installed ({', '.join(missing)} missing): run `make localstack`")
 
 
-def provide_java(environment: dict[str, str]) -> None:
-    """LocalStack's Firehose reads a Kinesis source with the KCL, on the Java 11 it would download
-    (there is no internet here): point that installation at the machine's JDK (17, which the
-    KCL runs on) when LocalStack has none. Idempotent; LocalStack decides where it looks."""
-    java = subprocess.run(["java", "-XshowSettings:properties", "-version"], capture_output=True, text=True)
-    home = next((line.split("=", 1)[1].strip() for line in java.stderr.splitlines()
-                 if line.strip().startswith("java.home =")), None)
-    if java.returncode != 0 or home is None:
-        raise RuntimeError("no java on PATH: LocalStack's Firehose needs one to read Kinesis streams (Java 17)")
-    where = subprocess.run([str(LOCALSTACK_PYTHON), "-c", (
-        "from localstack.packages.java import java_package;"
-        "from localstack.packages.api import InstallTarget;"
-        "print(java_package.get_installer()._get_install_dir(InstallTarget.VAR_LIBS))")],
-        env=environment, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
-    target = Path(where)
-    if (target / "bin" / "java").exists():
-        return
-    if target.is_dir() and not target.is_symlink():
-        shutil.rmtree(target)        # what a failed download left
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.unlink(missing_ok=True)
-    target.symlink_to(home, target_is_directory=True)
-
-
 def start_localstack(extra_environment: dict[str, str] | None = None) -> LocalStackServer:
     """A fresh LocalStack on a free loopback port, ready to serve (`extra_environment` adds or
     overrides LocalStack settings)."""
@@ -154,7 +129,6 @@ def start_localstack(extra_environment: dict[str, str] | None = None) -> LocalSt
     state_dir = Path(tempfile.mkdtemp(prefix="refarch-localstack-"))
     (state_dir / "tmp").mkdir()
     log_path = state_dir / "localstack.log"
-    provide_java(localstack_environment(port, state_dir))
     process = subprocess.Popen(
         [str(LOCALSTACK_PYTHON), "-m", "localstack.runtime.main"], cwd=state_dir,
         env={**localstack_environment(port, state_dir), **(extra_environment or {})}, stdin=subprocess.DEVNULL,
