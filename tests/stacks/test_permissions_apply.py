@@ -27,7 +27,8 @@ def test_lake_reader_lists_only_its_prefixes_and_may_locate_the_bucket(synthesis
     statements = statements_of(synthesis.template("RedshiftWarehouse"), "LakeReader")
     (listing,) = [s for s in statements if "s3:ListBucket" in actions(s)]
     assert actions(listing) == ["s3:ListBucket"]
-    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["trades/*", "trades_rejected/*"]}}
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": [
+        "trades/*", "trades_rejected/*", "_quality/refarch-dev-BatchDataLake-CurateTrades/*"]}}   # + the runs' manifests
     (location,) = [s for s in statements if "s3:GetBucketLocation" in actions(s)]
     assert "Condition" not in location and actions(location) == ["s3:GetBucketLocation"]
 
