@@ -16,7 +16,7 @@ from refarch.constructs.nag import acknowledge_cdk_providers
 from refarch.monitoring import monitor_data_path
 from refarch.constructs.provider_logs import log_cdk_providers
 from refarch.paths import PROJECT_ROOT
-from refarch.patterns import BASELINE
+from refarch.patterns import BASELINE, stack_name
 from refarch.stacks.adtech import AdTechStack
 from refarch.stacks.batch_data_lake import BatchDataLakeStack
 from refarch.stacks.firehose_parquet import FirehoseParquetStack
@@ -36,7 +36,7 @@ def build_stacks(app: App, settings: Settings) -> dict[str, Stack]:
     env = Environment(account=settings.account, region=settings.region)
 
     def name(pattern: str) -> str:
-        return f"refarch-{settings.stage}-{pattern}"
+        return stack_name(settings.stage, pattern)
 
     baseline = SecurityBaselineStack(
         app, BASELINE, stack_name=name(BASELINE), env=env,

@@ -70,7 +70,7 @@ def posture_report(stack: str, template: Template) -> PostureReport:
         if kind == "AWS::KMS::Key":
             report.keys[aliases.get(logical_id, logical_id)] = bool(props.get("EnableKeyRotation"))
         if kind in _ENCRYPTION:
-            found = _ENCRYPTION[kind](props)
+            found = _ENCRYPTION[kind](props) or _source_stream_encryption(props, resources)
             algorithm, key = found if found else (None, None)
             report.encryption.append(EncryptedResource(
                 logical_id, kind, algorithm, _key_name(key, aliases) if key else None))
@@ -121,6 +121,16 @@ def _firehose_encryption(props: dict):
     if not config:
         return None
     return "aws:kms", config.get("KeyARN")
+
+
+def _source_stream_encryption(props: dict, resources: dict):
+    """A Firehose stream reading a Kinesis stream keeps no data at rest of its own (AWS: the
+    data stays in the source stream), so it is encrypted as its source stream is."""
+    source = props.get("KinesisStreamSourceConfiguration", {}).get("KinesisStreamARN")
+    stream = resources.get(_ref_id(source) or "", {})
+    if stream.get("Type") != "AWS::Kinesis::Stream":
+        return None
+    return _ENCRYPTION["AWS::Kinesis::Stream"](stream.get("Properties", {}))
 
 
 def _athena_encryption(props: dict):

@@ -553,7 +553,7 @@ def test_the_function_without_its_bundled_sql_says_so(data_api, fake_time, env, 
 
 def test_the_bundled_sql_keeps_its_phase_folders(function_folder):
     # The construct copies sql/redshift whole: the loader finds setup/ and load/ under sql/.
-    assert sorted(path.name for path in function_folder.iterdir()) == ["load", "queries", "setup"]
+    assert sorted(path.name for path in function_folder.iterdir()) == ["load", "queries", "setup", "streaming"]
     assert [s.name for s in loader_sql.load_statements(function_folder, VARIABLES)] == FILE_NAMES
 
 

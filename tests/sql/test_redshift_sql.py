@@ -77,7 +77,7 @@ def test_the_loader_and_query_files_exist():
 
 def test_no_statement_file_is_left_outside_the_phase_folders():
     # The loader refuses a *.sql directly in sql/redshift (it would otherwise never run).
-    assert sorted(path.name for path in WAREHOUSE_SQL.iterdir()) == ["load", "queries", "setup"]
+    assert sorted(path.name for path in WAREHOUSE_SQL.iterdir()) == ["load", "queries", "setup", "streaming"]
 
 
 def test_statement_files_lists_both_phases_in_run_order():
