@@ -73,7 +73,8 @@ def test_iot_readings_flow_through_the_real_writer(smoke_run, localstack):
     # independently of the smoke: the items in the table are the writer's (its item shape and
     # expiry: the reading's time plus TTL_DAYS), so the deployed function really ran
     dynamodb = aws_client(localstack, "dynamodb")
-    (table,) = dynamodb.list_tables()["TableNames"]
+    (stack,) = aws_client(localstack, "cloudformation").describe_stacks(StackName="refarch-dev-IotTelemetry")["Stacks"]
+    table = next(o["OutputValue"] for o in stack["Outputs"] if o["OutputKey"] == "TableName")
     items = dynamodb.scan(TableName=table)["Items"]
     readings = [i for i in items if i["device_id"]["S"].startswith("smoke-") and i["ts"]["S"] != "LATEST"]
     assert len(readings) == 12
