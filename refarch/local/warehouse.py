@@ -21,6 +21,9 @@ transaction (rolled back whole if one fails). Each statement runs as:
   CREATE EXTERNAL SCHEMA       sqlglot cannot parse it (it keeps it as an opaque command), so its
                                tokens are matched; the schema becomes a DuckDB schema with one view
                                per Glue table, with the catalog's declared types (Spectrum)
+  CREATE USER / GRANT          not run: DuckDB has no database users or privileges. Reported as
+                               "Redshift only" with the reason (tests/sql check the grants against
+                               what the load statements touch)
 
 It loads twice (the second load must change nothing: the reload is idempotent), then runs the
 analytic queries of sql/redshift/queries/. The report checks its own invariants.
@@ -69,6 +72,7 @@ LOCAL_VARIABLES = {
     "SPECTRUM_ROLE_ARN": "arn:aws:iam::123456789012:role/refarch-local-redshift-spectrum",
     "LAKE_DATABASE": "refarch_lake",
     "LOAD_MANIFEST": "s3://refarch-local-curated/_quality/trades_etl/local.manifest",
+    "LOADER_USER": "refarch_loader",
 }
 # The lake's Glue catalog as Spectrum sees it: table -> (prefix in the curated bucket, declared columns).
 LAKE_TABLES = {"trades": ("trades/", TRADES_COLUMNS), "trades_rejected": ("trades_rejected/", REJECTED_COLUMNS)}
@@ -230,8 +234,27 @@ def statement_checks(files: dict[str, str] | None = None) -> dict[str, bool]:
 class StatementRun:
     phase: str            # "setup" (committed on its own) or "load" (in the one load transaction)
     name: str
-    how: str              # "duckdb" (transpiled), "local COPY" or "local Spectrum schema"
+    how: str              # "duckdb" (transpiled), "local COPY", "local Spectrum schema" or REDSHIFT_ONLY
     rows: int | None      # rows inserted / deleted / copied
+    reason: str = ""      # why a REDSHIFT_ONLY statement did not run locally
+
+
+REDSHIFT_ONLY = "Redshift only"
+# Leading keywords of the statements DuckDB has no counterpart for -> why they do not run locally.
+_REDSHIFT_ONLY = {
+    ("CREATE", "USER"): "DuckDB has no database users (the setup creates the loader's user in Redshift)",
+    ("ALTER", "USER"): "DuckDB has no database users",
+    ("GRANT",): "DuckDB has no privileges (Redshift enforces the loader user's grants)",
+    ("REVOKE",): "DuckDB has no privileges",
+}
+
+
+def redshift_only_reason(sql: str) -> str | None:
+    """Why `sql` cannot run on DuckDB at all (users, privileges), or None when it can."""
+    import sqlglot
+
+    words = tuple(t.text.upper() for t in sqlglot.tokenize(sql, read="redshift")[:2])
+    return next((reason for lead, reason in _REDSHIFT_ONLY.items() if words[:len(lead)] == lead), None)
 
 
 def open_warehouse() -> duckdb.DuckDBPyConnection:
@@ -277,6 +300,9 @@ def run_statement(connection: duckdb.DuckDBPyConnection, name: str, sql: str, cu
     """Run one loader statement (placeholders already filled in) the local way."""
     from sqlglot import exp
 
+    reason = redshift_only_reason(sql)
+    if reason is not None:
+        return StatementRun(phase, name, REDSHIFT_ONLY, None, reason)
     external = external_schema_parts(sql)
     if external is not None:
         attach_lake(connection, curated, schema=external["schema"])
@@ -575,6 +601,7 @@ class WarehouseRunReport:
                                   + ", ".join(s.name for s in self.statements if s.phase == "setup")
                                   + "), then load as one transaction ("
                                   + ", ".join(s.name for s in self.statements if s.phase == "load") + ")"),
+            *((f"{REDSHIFT_ONLY}: {s.name}", s.reason) for s in self.statements if s.how == REDSHIFT_ONLY),
             ("COPY into staging", f"{self.copied_rows} rows"),
             ("analytics.trades", f"{self.loaded_rows} rows after the load, {self.reloaded_rows} after a re-run"),
             ("analytics.symbols", f"{self.symbols} rows"),

@@ -14,9 +14,13 @@ import pytest
 from refarch.local.data_lake import REJECT_REASONS
 
 from refarch.local.warehouse import (
+    REDSHIFT_ONLY,
+    StatementRun,
     WarehouseReportMismatch,
     WarehouseRunReport,
     loader_statements,
+    open_warehouse,
+    run_statement,
     run_warehouse,
     write_sample_lake,
 )
@@ -57,6 +61,23 @@ def test_every_loader_statement_ran_in_order_setup_then_load(small_run):
     assert how["09_copy_trades"] == "local COPY"
     assert how["05_create_external_schema"] == "local Spectrum schema"
     assert {s.how for s in small_run.statements} == {"duckdb", "local COPY", "local Spectrum schema"}
+
+
+@pytest.mark.parametrize(("sql", "reason"), [
+    ("-- the loader's user\nCREATE USER refarch_loader PASSWORD DISABLE", "DuckDB has no database users"),
+    ("GRANT USAGE ON SCHEMA analytics TO refarch_loader", "DuckDB has no privileges"),
+    ("grant assumerole on 'arn:aws:iam::123456789012:role/r' to refarch_loader for copy", "DuckDB has no privileges"),
+])
+def test_users_and_grants_are_reported_as_redshift_only_not_run(sql, reason, tmp_path):
+    connection = open_warehouse()
+    try:
+        run = run_statement(connection, "06_example", sql, tmp_path, phase="setup")
+        tables = connection.execute("SELECT count(*) FROM duckdb_tables() WHERE NOT internal").fetchone()[0]
+    finally:
+        connection.close()
+    assert run == StatementRun("setup", "06_example", REDSHIFT_ONLY, None, run.reason)
+    assert run.reason.startswith(reason)
+    assert tables == 0
 
 
 def test_the_load_statements_report_their_rows(small_run):
