@@ -17,6 +17,13 @@ import refarch  # noqa: F401  (selects the venv's Node before aws_cdk loads)
 from refarch.checkov_gate import CheckovUnavailable
 from refarch.config import SettingError
 from refarch.patterns import PATTERNS
+from refarch.render import (
+    print_gate_table,
+    print_localstack_deploy,
+    print_replay_report,
+    print_smoke_report,
+    safe_text,
+)
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="AWS data-analytics reference architectures as CDK stacks.")
@@ -60,7 +67,7 @@ def synth(context: ContextOption = None,
     from refarch.synthesis import synthesize
 
     result = synthesize(parse_context(context), outdir=str(outdir))
-    print_gate_table(result.reports)
+    print_gate_table(result.reports, console)
     from refarch.costs.report import summary_table
 
     console.print(summary_table(result))
@@ -165,14 +172,7 @@ def _deploy_localstack(stacks: list[str], context: list[str], endpoint: str | No
         run = deploy_to_localstack(stacks, context, endpoint=url, echo=lambda line: print(line, flush=True))
     except DeployFailed as error:
         raise UsageError(str(error)) from None
-    table = Table(title="LocalStack deploy")
-    for column in ("stack", "outcome", "seconds"):
-        table.add_column(column)
-    for outcome in run.stacks.values():
-        style = "green" if outcome.outcome in ("deployed", "no changes") else "red"
-        table.add_row(outcome.stack, f"[{style}]{outcome.outcome}[/]",
-                      "" if outcome.seconds is None else f"{outcome.seconds:.1f}")
-    console.print(table)
+    print_localstack_deploy(run, console)
     return 0 if run.succeeded else (run.exit_code or 1)
 
 
@@ -187,7 +187,7 @@ def replay(stack: Annotated[str, typer.Argument(help="A deployed stack with a st
     """Re-deliver stream records whose batches exhausted their retries, from the failure queue."""
     from refarch.config import settings_from_context
     from refarch.deploy.localstack import endpoint_from
-    from refarch.replay import replay_deployed, report_rows
+    from refarch.replay import replay_deployed
     from refarch.smoke.target import StackNotDeployed, aws_target, localstack_target
 
     if target not in ("aws", "localstack"):
@@ -199,14 +199,7 @@ def replay(stack: Annotated[str, typer.Argument(help="A deployed stack with a st
         report = replay_deployed(stack, where, stage=stage, delete_expired=delete_expired)
     except (ValueError, StackNotDeployed) as error:
         raise UsageError(safe_text(str(error))) from None
-    table = Table(title=f"replay: {stack} ({report.stream}, retention {report.retention_hours} h)")
-    for column in ("shard", "sequence range", "reason", "replayed", "still failing", "expired", "message"):
-        table.add_column(column, justify="right" if column in ("replayed", "still failing", "expired") else "left")
-    for row in report_rows(report):
-        table.add_row(*(safe_text(cell) for cell in row))
-    console.print(table)
-    console.print(f"{len(report.messages)} failed batches: {report.replayed} records replayed, "
-                  f"{report.still_failing} still failing, {report.expired} expired; {report.deleted} messages deleted")
+    print_replay_report(stack, report, console)
     if not report.succeeded:
         raise typer.Exit(1)
 
@@ -247,7 +240,7 @@ def smoke(stacks: Annotated[list[str], typer.Argument(help="Deployed stacks to c
                 console.print(f"[red]{stack}[/]: {safe_text(str(error))}")
                 passed = False
                 continue
-        print_smoke_report(report)
+        print_smoke_report(report, console)
         reports.append(report)
         passed = passed and report.passed
     if report_json:
@@ -278,43 +271,6 @@ def _cdk_json_context() -> dict:
     from refarch.paths import PROJECT_ROOT
 
     return json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"]
-
-
-def safe_text(text: str) -> str:
-    """Untrusted text (AWS responses, record contents) made inert for the terminal: rich markup
-    escaped and control characters shown as escapes."""
-    from rich.markup import escape
-
-    printable = "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
-    return escape(printable)
-
-
-def print_smoke_report(report) -> None:
-    from refarch.smoke.report import ARRIVED, MISSING
-
-    table = Table(title=f"smoke: {report.stack} on {report.target}")
-    for column in ("step", "status", "detail"):
-        table.add_column(column)
-    colours = {ARRIVED: "green", MISSING: "red"}
-    for step in report.steps:
-        colour = colours.get(step.status, "yellow")
-        table.add_row(safe_text(step.name), f"[{colour}]{step.status}[/]", safe_text(step.detail))
-    console.print(table)
-
-
-def print_gate_table(reports) -> None:
-    table = Table(title="gates per stack")
-    for column in ("stack", "resources", "nag findings", "nag acknowledged", "lint findings",
-                   "checkov failed", "checkov skipped", "reach findings", "iam findings", "result"):
-        table.add_column(column, justify="right" if column not in ("stack", "result") else "left")
-    for r in reports:
-        table.add_row(r.stack, str(r.resources), str(len(r.nag)), str(len(r.acknowledged)),
-                      str(len(r.lint)), str(len(r.checkov)), str(len(r.checkov_skips)),
-                      str(len(r.reach)), str(len(r.iam)), "[green]pass[/]" if r.passed else "[red]FAIL[/]")
-    console.print(table)
-    for r in reports:
-        for finding in (*r.nag, *r.lint, *r.checkov, *r.reach, *r.iam):
-            console.print(f"  {r.stack}: {finding}")
 
 
 def main() -> None:

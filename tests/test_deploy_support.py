@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from refarch.cli import safe_text
+from refarch.render import safe_text
 from refarch.deploy.cdk_cli import assembly_stacks, deploy, stack_name
 from refarch.deploy.layers import powertools_layer_zip
 from refarch.deploy.localstack import (
