@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # run from a checkout
 
 from refarch.lambda_code import load_lambda_module  # noqa: E402
-from refarch.local.lambda_runtime import FAKE_AWS, environment  # noqa: E402
+from refarch.local.engines.lambda_runtime import FAKE_AWS, environment  # noqa: E402
 
 DEVICES, READINGS_PER_DEVICE = 100, 100   # 10,000 records
 LAMBDA_BATCH = 100                        # the event source mapping's default batch size

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # run from a c
 
 from refarch.lambda_code import load_lambda_module  # noqa: E402
 from refarch.local.adtech import create_placements_table  # noqa: E402
-from refarch.local.lambda_runtime import FAKE_AWS, QUIET_POWERTOOLS, LocalContext, environment  # noqa: E402
+from refarch.local.engines.lambda_runtime import FAKE_AWS, QUIET_POWERTOOLS, LocalContext, environment  # noqa: E402
 
 PLACEMENTS, ADS, WINDOWS = 40, 8, 5   # each placement-ad has the 5 newest sliding windows stored
 REQUESTS, RATE = 2000, 1000.0         # decisions, and requests per simulated second

@@ -10,7 +10,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def spark():
-    from refarch.local.spark import local_spark
+    from refarch.local.engines.spark import local_spark
 
     # local_spark() returns the process's one session, so modules importing this
     # fixture share it even though pytest registers the fixture once per module.

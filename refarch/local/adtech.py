@@ -37,7 +37,7 @@ from typing import Any
 
 from refarch.lambda_code import load_lambda_module
 from refarch.local.adtech_job import run_adtech_job, streaming_table_env
-from refarch.local.lambda_runtime import FAKE_AWS, QUIET_POWERTOOLS, LocalContext, environment
+from refarch.local.engines.lambda_runtime import FAKE_AWS, QUIET_POWERTOOLS, LocalContext, environment
 
 PLACEMENTS_KEY = "placement_id"
 TABLE, QUARANTINE = "placements", "placement-updater-quarantine"

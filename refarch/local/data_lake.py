@@ -443,7 +443,7 @@ def run_data_lake(rows: int = 2000, *, seed: int = 11, workdir: Path | None = No
 
     job = load_etl_job()
     if spark is None:
-        from refarch.local.spark import local_spark
+        from refarch.local.engines.spark import local_spark
         spark = local_spark("refarch-data-lake")
     arguments = glue_arguments(root, run_id=f"local-seed{seed}-rows{rows}")
     job.main(arguments, spark=spark)

@@ -24,8 +24,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from refarch.lambda_code import load_lambda_module
-from refarch.local.access_log_generator import GeneratedLine, generate_access_log
-from refarch.local.lambda_runtime import FAKE_AWS, QUIET_POWERTOOLS, LocalContext, environment
+from refarch.local.engines.lambda_runtime import FAKE_AWS, QUIET_POWERTOOLS, LocalContext, environment
+from refarch.local.generators.access_log import GeneratedLine, generate_access_log
 
 # Glue (Hive) types -> the Arrow types Parquet stores them as.
 ARROW_TYPES = {"string": pa.string(), "int": pa.int32(), "bigint": pa.int64(),

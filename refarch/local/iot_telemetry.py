@@ -33,7 +33,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from refarch.lambda_code import load_lambda_module
-from refarch.local.lambda_runtime import FAKE_AWS, LocalContext, environment
+from refarch.local.engines.lambda_runtime import FAKE_AWS, LocalContext, environment
 
 REGION = "us-east-1"
 STREAM, TABLE, QUARANTINE, TOPIC = "iot-telemetry", "iot-readings", "iot-quarantine", "iot-alerts"

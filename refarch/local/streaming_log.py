@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from refarch import clickstream_schema as schema
-from refarch.local.clickstream_generator import Traffic, generate_traffic
+from refarch.local.generators.clickstream import Traffic, generate_traffic
 from refarch.local.data_lake import QueryResult
 from refarch.local.streaming_log_job import JobOutput, run_job
 from refarch.local.streaming_log_sinks import mapping_problems, query_lake, run_warehouse, write_lake

@@ -15,7 +15,7 @@ import json
 import time
 from collections import Counter
 
-from refarch.local.access_log_generator import generate_access_log
+from refarch.local.generators.access_log import generate_access_log
 from refarch.smoke.report import SmokeReport
 from refarch.smoke.target import Progress, Target, poll
 

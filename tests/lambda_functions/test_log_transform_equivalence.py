@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from refarch.local.access_log_generator import generate_access_log
+from refarch.local.generators.access_log import generate_access_log
 from tests.lambda_loader import load
 
 parse = load("log_transform", "log_transform_parse")
