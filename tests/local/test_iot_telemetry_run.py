@@ -10,10 +10,11 @@ import pytest
 
 from refarch.config import IotSettings
 from refarch.lambda_code import load_lambda_module
-from refarch.local.iot_telemetry import (
-    EventSourceMapping, IotRunReport, ReportMismatch, Telemetry, emf_metric_totals, generate_telemetry,
-    run_iot_telemetry,
-)
+from refarch.local.engines.event_source_mapping import EventSourceMapping
+from refarch.local.engines.lambda_runtime import emf_metric_totals
+from refarch.local.generators.telemetry import Telemetry, generate_telemetry
+from refarch.local.iot_telemetry import run_iot_telemetry
+from refarch.local.reports.iot_telemetry import IotRunReport, ReportMismatch
 
 RULES = IotSettings().alert_rules  # temperature > 80, battery < 10
 

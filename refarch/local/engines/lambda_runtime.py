@@ -1,9 +1,12 @@
-"""Running Lambda handlers in this process, as the Lambda service would call them."""
+"""Running Lambda handlers in this process, as the Lambda service would call them, and reading
+back the metrics they print."""
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -52,3 +55,20 @@ def _apply(values: Mapping[str, str | None]) -> None:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+def emf_metric_totals(printed: str) -> dict[str, int]:
+    """Sum the metrics in CloudWatch Embedded Metric Format lines (Powertools' output)."""
+    totals: Counter[str] = Counter()
+    for line in printed.splitlines():
+        try:
+            document = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(document, dict) or "_aws" not in document:
+            continue
+        for directive in document["_aws"].get("CloudWatchMetrics", []):
+            for metric in directive.get("Metrics", []):
+                value = document.get(metric["Name"], 0)
+                totals[metric["Name"]] += int(sum(value) if isinstance(value, list) else value)
+    return dict(totals)
