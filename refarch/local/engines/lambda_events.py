@@ -4,6 +4,7 @@ the real handlers are called with the shapes they receive when deployed."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 REGION = "us-east-1"
@@ -21,3 +22,23 @@ def kinesis_event(records: list[dict[str, Any]], *, shard_id: str, stream_arn: s
         "eventID": f"{shard_id}:{r['SequenceNumber']}", "eventName": "aws:kinesis:record",
         "invokeIdentityArn": role_arn, "awsRegion": region, "eventSourceARN": stream_arn,
     } for r in records]}
+
+
+def kinesis_producer_event(records: Sequence[tuple[str, bytes]], *, first_sequence: int,
+                           shard_id: str = "shardId-000000000000") -> dict:
+    """A Kinesis event for (partition key, data) records as a producer put them, numbered from
+    `first_sequence`: the fields a stream consumer reads, without a stream behind them."""
+    events = []
+    for offset, (key, data) in enumerate(records):
+        sequence = f"{first_sequence + offset:056d}"
+        events.append({"kinesis": {"partitionKey": key, "sequenceNumber": sequence,
+                                   "data": base64.b64encode(data).decode(), "approximateArrivalTimestamp": 0.0},
+                       "eventSource": "aws:kinesis", "eventID": f"{shard_id}:{sequence}"})
+    return {"Records": events}
+
+
+def api_gateway_event(method: str, resource: str, path_parameters: Mapping[str, str],
+                      query: Mapping[str, str]) -> dict:
+    """A REST API (API Gateway v1) proxy event with the fields a handler reads."""
+    return {"resource": resource, "httpMethod": method, "pathParameters": dict(path_parameters),
+            "queryStringParameters": dict(query)}
