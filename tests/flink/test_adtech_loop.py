@@ -10,9 +10,9 @@ from collections import Counter
 import pytest
 
 from refarch.config import AdTechSettings
-from refarch.local.adtech import (
-    TRUE_CTR, AdTechLoopMismatch, AdTechLoopReport, RoundStats, arrival_order, run_adtech, serve_round,
-)
+from refarch.local.adtech import run_adtech
+from refarch.local.generators.ad_traffic import TRUE_CTR, arrival_order, serve_round
+from refarch.local.reports.adtech import AdTechLoopMismatch, AdTechLoopReport, RoundStats
 
 flink = pytest.mark.flink
 
