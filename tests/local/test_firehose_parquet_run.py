@@ -10,8 +10,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from refarch.lambda_code import load_lambda_module
-from refarch.local.firehose_parquet import FirehoseRunReport, arrow_schema, run_firehose_parquet
+from refarch.local.engines.firehose import arrow_schema
+from refarch.local.firehose_parquet import run_firehose_parquet
 from refarch.local.generators.access_log import generate_access_log
+from refarch.local.reports.firehose_parquet import FirehoseRunReport
 
 COLUMNS = load_lambda_module("log_transform", "log_transform_parse").COLUMNS
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 REGION = "us-east-1"
@@ -42,3 +43,19 @@ def api_gateway_event(method: str, resource: str, path_parameters: Mapping[str, 
     """A REST API (API Gateway v1) proxy event with the fields a handler reads."""
     return {"resource": resource, "httpMethod": method, "pathParameters": dict(path_parameters),
             "queryStringParameters": dict(query)}
+
+
+def firehose_event(records: Sequence[tuple[bytes, datetime]], *, first_index: int, stream_arn: str,
+                   region: str = REGION) -> dict:
+    """A Firehose data-transformation event for (data, arrival time) records, as the service sends
+    it to the processor; record ids count from `first_index`."""
+    return {
+        "invocationId": f"local-{first_index}",
+        "deliveryStreamArn": stream_arn,
+        "region": region,
+        "records": [{
+            "recordId": f"{first_index + offset:08d}",
+            "approximateArrivalTimestamp": int(arrival.timestamp() * 1000),
+            "data": base64.b64encode(data).decode(),
+        } for offset, (data, arrival) in enumerate(records)],
+    }
