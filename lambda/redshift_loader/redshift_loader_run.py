@@ -1,11 +1,13 @@
-"""Run the loader's statements through the Redshift Data API and wait for the outcome, in two phases.
+"""Run the warehouse's statements through the Redshift Data API and wait for the outcome, in two phases.
 
-Setup (sql/setup/: schemas, tables, the Spectrum external schema) runs ONE STATEMENT AT A TIME
-with ExecuteStatement, so Redshift commits each on its own. Not every Redshift statement may run
-inside a transaction block (external DDL is the documented risk), and a run that wrapped them in
-one would fail every load on it. Every setup statement is idempotent (IF NOT EXISTS), so the
-statements a failed run committed are simply repeated by the next one. Each is waited for before
-the next is sent; after a failure nothing more is sent.
+Setup (sql/setup/: schemas, tables, the Spectrum external schema, the loader's user and grants;
+the setup function sends them, as the admin) runs ONE STATEMENT AT A TIME with ExecuteStatement,
+so Redshift commits each on its own. Not every Redshift statement may run inside a transaction
+block (external DDL is the documented risk), and a run that wrapped them in one would fail on it.
+Every setup statement is idempotent (IF NOT EXISTS, a GRANT, or a skip-if guard: the guard's
+SELECT is sent first, and a row back means the statement is skipped), so the statements a failed
+run committed are simply repeated, or skipped, by the next one. Each is waited for before the
+next is sent; after a failure nothing more is sent.
 
 Load (sql/load/: the symbols dimension refresh and the trades reload) goes to Redshift in ONE
 BatchExecuteStatement call, which runs its statements in order as a single transaction. That is
@@ -26,14 +28,19 @@ fails, and a retry starts from a clean state rather than racing the first run. `
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from redshift_loader_sql import LOAD, SETUP, Statement, phase_statements
 
 TERMINAL = ("FINISHED", "FAILED", "ABORTED")
+SKIPPED = "SKIPPED"               # a statement whose skip-if guard returned a row: not sent
 STATEMENT_NAME = "refarch-redshift-loader"   # the load batch; a setup statement adds ":<file name>"
+DB_USER_NAME = re.compile(r"[a-z_][a-z0-9_$]{0,126}")
+# Time kept back from the Lambda's remaining time to cancel a running statement or batch and report.
+SAFETY_MARGIN_SECONDS = 15.0
 MAX_STATEMENTS = 40               # BatchExecuteStatement accepts 1 to 40 SQL statements
 FIRST_POLL_SECONDS = 1.0
 MAX_POLL_SECONDS = 10.0
@@ -56,6 +63,10 @@ class LoadTimeout(LoadError, TimeoutError):
     """A statement or the batch did not finish before the deadline; it was cancelled (rolled back)."""
 
 
+class ConfigError(LoadError, ValueError):
+    """The environment or the event cannot be used; the message names the variable or field."""
+
+
 @dataclass(frozen=True)
 class Target:
     """Where the statements run: a provisioned cluster, as a database user whose temporary
@@ -63,6 +74,31 @@ class Target:
     cluster_id: str
     database: str
     db_user: str
+
+
+def db_user_problem(name: str, value: str) -> str | None:
+    """Why `value` (of the setting `name`) is not a plain Redshift user name, or None."""
+    if DB_USER_NAME.fullmatch(value):
+        return None
+    return (f"{name}={value!r}: expected a Redshift user name (lower-case letters, digits, _ or $, starting"
+            " with a letter or _, at most 127 characters)")
+
+
+def load_target(environ: Mapping[str, str]) -> Target:
+    """The cluster, database and database user from CLUSTER_ID, DATABASE and DB_USER."""
+    def required(name: str, meaning: str) -> str:
+        value = environ.get(name, "").strip()
+        if not value:
+            raise ConfigError(f"environment variable {name} is not set: expected {meaning}")
+        return value
+
+    cluster_id = required("CLUSTER_ID", "the Redshift cluster identifier")
+    database = required("DATABASE", "the database name")
+    db_user = required("DB_USER", "the database user to run the statements as")
+    problem = db_user_problem("DB_USER", db_user)
+    if problem:
+        raise ConfigError(problem)
+    return Target(cluster_id=cluster_id, database=database, db_user=db_user)
 
 
 @dataclass(frozen=True)
@@ -101,8 +137,11 @@ class Timing:
     sleep: Callable[[float], None]
 
 
-def run_phases(client, target: Target, statements: Sequence[Statement], *, timing: Timing, log=None) -> LoadResult:
+def run_phases(client, target: Target, statements: Sequence[Statement], *, timing: Timing, log=None,
+               statement_name: str = STATEMENT_NAME) -> LoadResult:
     """Run `statements` (in run order): the setup ones one by one, then the load ones as one batch.
+    `statement_name` names them in Redshift's query history (the batch; a setup statement adds
+    ":<file name>").
 
     Returns every statement's outcome; raises StatementFailed (naming the file and quoting
     Redshift's error, and saying what was committed and what was not run) or LoadTimeout.
@@ -118,13 +157,15 @@ def run_phases(client, target: Target, statements: Sequence[Statement], *, timin
     for position, statement in enumerate(setup):
         later = [s.name for s in setup[position + 1:]] + [s.name for s in load]
         aftermath = _setup_aftermath([o.name for o in outcomes], later)
-        outcome, used = run_statement(client, target, statement, timing=timing, aftermath=aftermath, log=log)
+        outcome, used = run_statement(client, target, statement, timing=timing, aftermath=aftermath, log=log,
+                                      statement_name=statement_name)
         outcomes.append(outcome)
         polls += used
     batch_id = None
     if load:
         setup_note = f"; setup ({', '.join(o.name for o in outcomes)}) had committed (idempotent)" if outcomes else ""
-        batch_id, batch, used = run_batch(client, target, load, timing=timing, aftermath=setup_note, log=log)
+        batch_id, batch, used = run_batch(client, target, load, timing=timing, aftermath=setup_note, log=log,
+                                          statement_name=statement_name)
         outcomes.extend(batch)
         polls += used
     waited = timing.clock() - started
@@ -134,31 +175,59 @@ def run_phases(client, target: Target, statements: Sequence[Statement], *, timin
 
 
 def run_statement(client, target: Target, statement: Statement, *, timing: Timing, aftermath: str = "",
-                  log=None) -> tuple[StatementOutcome, int]:
-    """Submit one statement with ExecuteStatement (Redshift commits it on its own) and wait for it.
+                  log=None, statement_name: str = STATEMENT_NAME) -> tuple[StatementOutcome, int]:
+    """Submit one statement with ExecuteStatement (Redshift commits it on its own) and wait for it;
+    when it has a skip-if guard, the guard first (a row back: the statement is not sent, SKIPPED).
     `aftermath` is appended to a failure or timeout: what the run had committed and left undone."""
-    _require_time(timing, statement.name, aftermath)
+    polls = 0
+    if statement.guard:
+        guard_id, skip, polls = _guard_returns_a_row(client, target, statement, timing=timing, aftermath=aftermath,
+                                                     log=log, statement_name=statement_name)
+        if skip:
+            outcome = StatementOutcome(statement.phase, statement.name, guard_id, SKIPPED, None, None, None)
+            _log_outcome(log, outcome)
+            return outcome, polls
+    outcome, used = _execute(client, target, statement.phase, statement.name, statement.sql, timing=timing,
+                             aftermath=aftermath, log=log, statement_name=f"{statement_name}:{statement.name}")
+    _log_outcome(log, outcome)
+    return outcome, polls + used
+
+
+def _guard_returns_a_row(client, target: Target, statement: Statement, *, timing: Timing, aftermath: str, log,
+                         statement_name: str) -> tuple[str, bool, int]:
+    """Run `statement`'s skip-if guard; (its id, whether it returned a row, polls)."""
+    outcome, polls = _execute(client, target, statement.phase, f"{statement.name} (skip-if guard)", statement.guard,
+                              timing=timing, aftermath=aftermath, log=log,
+                              statement_name=f"{statement_name}:{statement.name}:skip-if")
+    records = client.get_statement_result(Id=outcome.id).get("Records") or []
+    _log(log, "info", "guard evaluated", statement=statement.name, statement_id=outcome.id, skip=bool(records))
+    return outcome.id, bool(records), polls
+
+
+def _execute(client, target: Target, phase: str, name: str, sql: str, *, timing: Timing, aftermath: str, log,
+             statement_name: str) -> tuple[StatementOutcome, int]:
+    """ExecuteStatement `sql` and wait for it; raises StatementFailed unless it FINISHED."""
+    _require_time(timing, name, aftermath)
     response = client.execute_statement(
         ClusterIdentifier=target.cluster_id, Database=target.database, DbUser=target.db_user,
-        Sql=statement.sql, StatementName=f"{STATEMENT_NAME}:{statement.name}")
+        Sql=sql, StatementName=statement_name)
     statement_id = response["Id"]
-    _log(log, "info", "statement submitted", phase=statement.phase, statement=statement.name,
-         statement_id=statement_id)
-    description, polls = _wait(client, statement_id, f"Redshift statement {statement_id} ({statement.name})",
+    _log(log, "info", "statement submitted", phase=phase, statement=name, statement_id=statement_id)
+    description, polls = _wait(client, statement_id, f"Redshift statement {statement_id} ({name})",
                                cancelled=f"it was cancelled, so it was rolled back{aftermath}",
                                timing=timing, log=log)
-    outcome = _outcome(statement.phase, statement.name, description, default_id=statement_id)
+    outcome = _outcome(phase, name, description, default_id=statement_id)
     if outcome.status != "FINISHED":
         error = description.get("Error") or f"status {outcome.status}, no error message"
         verb = "failed" if outcome.status == "FAILED" else "was aborted"
-        raise StatementFailed(f"Redshift statement {statement.name}.sql ({statement_id}) {verb}: {error}{aftermath}",
-                              name=statement.name, redshift_error=error)
-    _log_outcome(log, outcome)
+        file_name, _, guard = name.partition(" ")
+        raise StatementFailed(f"Redshift statement {file_name}.sql{' ' + guard if guard else ''} ({statement_id})"
+                              f" {verb}: {error}{aftermath}", name=file_name, redshift_error=error)
     return outcome, polls
 
 
 def run_batch(client, target: Target, statements: Sequence[Statement], *, timing: Timing, aftermath: str = "",
-              log=None) -> tuple[str, tuple[StatementOutcome, ...], int]:
+              log=None, statement_name: str = STATEMENT_NAME) -> tuple[str, tuple[StatementOutcome, ...], int]:
     """Submit `statements` as one transaction (BatchExecuteStatement) and wait for it.
     Returns (batch id, each statement's outcome, polls)."""
     if not statements:
@@ -169,7 +238,7 @@ def run_batch(client, target: Target, statements: Sequence[Statement], *, timing
     _require_time(timing, ", ".join(names), aftermath)
     response = client.batch_execute_statement(
         ClusterIdentifier=target.cluster_id, Database=target.database, DbUser=target.db_user,
-        Sqls=[statement.sql for statement in statements], StatementName=STATEMENT_NAME)
+        Sqls=[statement.sql for statement in statements], StatementName=statement_name)
     batch_id = response["Id"]
     _log(log, "info", "batch submitted", batch_id=batch_id, statements=names)
     description, polls = _wait(client, batch_id, f"Redshift batch {batch_id} ({', '.join(names)})",

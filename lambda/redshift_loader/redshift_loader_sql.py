@@ -1,4 +1,4 @@
-"""The loader's SQL files: read them in order, fill in `${NAME}` placeholders, check that
+"""The warehouse's SQL files: read them in order, fill in `${NAME}` placeholders, check that
 each holds exactly one statement, and pick the ones an event asks for.
 
 Pure functions (no AWS, no sqlglot: the Lambda runtime has neither the need nor the package);
@@ -6,15 +6,20 @@ refarch/local/warehouse.py uses the same functions, so the local run executes ex
 Lambda would send.
 
 The statements live in two subfolders, one per phase, run in this order:
-  setup/  idempotent DDL (schemas, tables, the Spectrum external schema), run one by one, each
-          committed on its own: external DDL is not safe inside a transaction block
+  setup/  idempotent DDL (schemas, tables, the Spectrum external schema) and the loader's database
+          user with its grants, run one by one as the admin, each committed on its own (external
+          DDL is not safe inside a transaction block), at deploy, by the setup function
   load/   the reload (symbols dimension, staging, COPY, delete loaded dates, insert), run as ONE
-          transaction so readers never see a day or a dimension half-replaced
+          transaction, as the loader's user, so readers never see a day or a dimension half-replaced
 The files are `NN_name.sql` (a two-digit order, then lower-case words) and the order runs on
 across both folders (every setup order is lower than every load order), so a name says where
 a statement runs, and sorted by name the statements are in run order. Only setup/ and load/ are
 read: the analytic queries in `queries/` are never run by the loader, and a *.sql file left
 directly in the folder is refused rather than silently skipped.
+
+A statement Redshift cannot make idempotent itself (CREATE USER has no IF NOT EXISTS) carries a
+guard in its comments, `-- skip-if: SELECT ...`: the runner sends that query first and skips the
+statement when it returns a row. A guard is one SELECT on one line; one per file.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ SETUP, LOAD = "setup", "load"
 PHASES = (SETUP, LOAD)          # the subfolders, in run order
 FILE_NAME = re.compile(r"^(?P<order>[0-9]{2})_[a-z0-9]+(?:_[a-z0-9]+)*$")
 PLACEHOLDER = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}")
+GUARD = re.compile(r"^--[ \t]*skip-if:[ \t]*(?P<query>.*?)[ \t]*$")
 # Values go inside SQL string literals ('s3://${CURATED_BUCKET}/...'): bucket names, ARNs and Glue
 # database names only ever use these characters, and none of them can end a literal.
 SAFE_VALUE = re.compile(r"^[A-Za-z0-9._:/+=,@-]+$")
@@ -37,6 +43,7 @@ class Statement(NamedTuple):
     phase: str      # SETUP or LOAD: the subfolder it came from
     name: str       # the file name without .sql (unique across phases)
     sql: str
+    guard: str | None = None   # a SELECT: when it returns a row, the statement is skipped
 
 
 class SqlFileError(ValueError):
@@ -68,15 +75,20 @@ def sql_files(folder: Path | str) -> list[tuple[str, Path]]:
     return files
 
 
-def load_statements(folder: Path | str, variables: Mapping[str, str]) -> list[Statement]:
-    """The statements of `folder`/setup/*.sql then `folder`/load/*.sql, in run order,
-    placeholders filled in from `variables`.
+def load_statements(folder: Path | str, variables: Mapping[str, str],
+                    phases: Sequence[str] = PHASES) -> list[Statement]:
+    """The statements of `folder`/setup/*.sql then `folder`/load/*.sql (of `phases` only: the setup
+    function runs one, the loader the other), in run order, placeholders filled in from `variables`.
 
     Each file must hold exactly one statement; its text is kept (leading `--` description
     included, so the query history shows which file ran) up to the terminating semicolon.
-    Orders are unique across both phases and every setup order precedes every load order.
-    Every problem in every file is reported at once, naming the file.
+    Orders are unique across both phases and every setup order precedes every load order (checked
+    on every file, whichever phases are asked for). Every problem in every file is reported at
+    once, naming the file.
     """
+    unknown = [phase for phase in phases if phase not in PHASES]
+    if unknown or not phases:
+        raise SqlFileError(f"phases {list(phases)!r}: allowed a non-empty selection of {', '.join(PHASES)}")
     folder = Path(folder)
     files = sql_files(folder)
     problems: list[str] = []
@@ -93,17 +105,13 @@ def load_statements(folder: Path | str, variables: Mapping[str, str]) -> list[St
             problems.append(f"{where}: order {match['order']} is already used by {orders[match['order']][1]}")
             continue
         orders[match["order"]] = (phase, where)
+        if phase not in phases:
+            continue
         try:
-            text = substitute(path.read_text(encoding="utf-8"), variables, source=path.name)
+            statements.append(read_statement(phase, path, variables))
         except MissingVariableError as error:
             for variable in error.args[1]:
                 missing.setdefault(variable, []).append(path.name)
-            continue
-        except SqlFileError as error:
-            problems.append(str(error))
-            continue
-        try:
-            statements.append(Statement(phase, name, single_statement(text, source=path.name)))
         except SqlFileError as error:
             problems.append(str(error))
     problems += _phase_order_problems(orders)
@@ -124,6 +132,27 @@ def _phase_order_problems(orders: Mapping[str, tuple[str, str]]) -> list[str]:
     return [f"{where}: order {order} is not after {last_where} (setup runs before load: number the load"
             " files after the setup files)"
             for order, (phase, where) in sorted(orders.items()) if phase == LOAD and order < last_order]
+
+
+def read_statement(phase: str, path: Path, variables: Mapping[str, str]) -> Statement:
+    """One file as a Statement: placeholders filled in, its one statement and its guard."""
+    text = substitute(path.read_text(encoding="utf-8"), variables, source=path.name)
+    return Statement(phase, path.stem, single_statement(text, source=path.name), guard(text, source=path.name))
+
+
+def guard(text: str, *, source: str = "<sql>") -> str | None:
+    """The `-- skip-if: SELECT ...` query in the comments of `text`, or None. Raises SqlFileError
+    for two guards, an empty one, or one that is not a single SELECT (a guard must change nothing)."""
+    found = [match["query"] for kind, start, end in _scan(text, source)
+             if kind == "comment" and (match := GUARD.match(text[start:end]))]
+    if not found:
+        return None
+    if len(found) > 1:
+        raise SqlFileError(f"{source}: {len(found)} skip-if guards: one per file")
+    query = found[0]
+    if not re.match(r"SELECT\b", query, re.IGNORECASE) or list(_statement_ends(query, source)):
+        raise SqlFileError(f"{source}: the skip-if guard must be one SELECT without a semicolon, got {query!r}")
+    return query
 
 
 def substitute(text: str, variables: Mapping[str, str], *, source: str = "<sql>") -> str:
@@ -266,8 +295,7 @@ def streaming_statements(folder: Path | str, variables: Mapping[str, str]) -> li
             problems.append(f"streaming/setup/{path.name}: the name must be NN_words.sql")
             continue
         try:
-            text = substitute(path.read_text(encoding="utf-8"), variables, source=path.name)
-            statements.append(Statement(SETUP, path.stem, single_statement(text, source=path.name)))
+            statements.append(read_statement(SETUP, path, variables))
         except SqlFileError as error:
             problems.append(str(error))
     if problems:

@@ -68,7 +68,7 @@ def history(spark, tmp_path_factory):  # noqa: F811
         loaded = {r.name: r.rows for r in load_run(warehouse, manifest, lake)}
         steps[name] = {"summary": summary, "curated": files(lake / "trades"),
                        "rejected": files(lake / "trades_rejected"), "manifest": json.loads(manifest.read_text()),
-                       "copied": loaded.get("09_copy_trades"),
+                       "copied": loaded.get("23_copy_trades"),
                        "warehouse": sorted(warehouse.execute(
                            "SELECT trade_id, CAST(trade_date AS VARCHAR), price FROM analytics.trades").fetchall())}
 

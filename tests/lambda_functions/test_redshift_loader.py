@@ -1,15 +1,13 @@
 """The Redshift loader Lambda: which SQL it sends to the Data API, in what order and with what
 connection parameters (asserted with botocore's Stubber: an unexpected or missing call fails
-the test): the setup statements one ExecuteStatement at a time, then the load statements as one
-BatchExecuteStatement; how it waits for each, and how failures, timeouts and bad configuration
-surface."""
+the test): only the load statements, as one BatchExecuteStatement, as the loader's own database
+user (the setup statements are the setup function's: test_redshift_setup.py); how it waits,
+and how failures, timeouts and bad configuration surface. Also how the SQL files are read."""
 
 from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import boto3
@@ -17,6 +15,15 @@ import pytest
 from botocore.stub import Stubber
 
 from refarch.paths import SQL_ROOT
+from tests.lambda_functions.redshift_data_api import (
+    BATCH_ID,
+    Connection,
+    FakeContext,
+    FakeTime,
+    finished,
+    sub,
+)
+from tests.lambda_functions import redshift_data_api as stubs
 from tests.lambda_loader import load
 
 loader = load("redshift_loader", "redshift_loader")
@@ -25,25 +32,24 @@ loader_run = load("redshift_loader", "redshift_loader_run")
 loader_manifest = load("redshift_loader", "redshift_loader_manifest")
 
 SQL_FOLDER = SQL_ROOT / "redshift"
-ENV = {
+ENV = {   # the loader function's environment, as the stack sets it
     "CLUSTER_ID": "refarch-warehouse",
     "DATABASE": "analytics",
-    "DB_USER": "refarch_admin",
+    "DB_USER": "refarch_loader",
     "CURATED_BUCKET": "refarch-curated-123456789012",
     "COPY_ROLE_ARN": "arn:aws:iam::123456789012:role/refarch-lake-reader",
-    "SPECTRUM_ROLE_ARN": "arn:aws:iam::123456789012:role/refarch-spectrum",
-    "LAKE_DATABASE": "refarch_lake",
     "LOAD_MANIFEST_PREFIX": "_quality/refarch-dev-BatchDataLake-CurateTrades/",
 }
+CONN = Connection(ENV["CLUSTER_ID"], ENV["DATABASE"], ENV["DB_USER"], "refarch-redshift-loader")
 # The manifest of the ETL run a load copies (by default: two files of one trade date).
 MANIFEST_URL = "s3://refarch-curated-123456789012/_quality/refarch-dev-BatchDataLake-CurateTrades/jr_1.manifest"
 MANIFEST = loader_manifest.LoadManifest(MANIFEST_URL, 2, ("2024-05-02",))
-VARIABLES = {**ENV, "LOAD_MANIFEST": MANIFEST_URL}   # what the loader fills the SQL with
-BATCH_ID = "d9b6c0c9-0747-4bf4-b142-e8883122f766"
+# Every placeholder of both phases (the setup ones come from the setup custom resource's properties).
+VARIABLES = {**ENV, "LOAD_MANIFEST": MANIFEST_URL, "LOADER_USER": "refarch_loader",
+             "SPECTRUM_ROLE_ARN": "arn:aws:iam::123456789012:role/refarch-spectrum", "LAKE_DATABASE": "refarch_lake"}
 SETUP_NAMES = sorted(path.stem for path in (SQL_FOLDER / "setup").glob("*.sql"))
 LOAD_NAMES = sorted(path.stem for path in (SQL_FOLDER / "load").glob("*.sql"))
 FILE_NAMES = SETUP_NAMES + LOAD_NAMES
-WHEN = datetime(2024, 5, 4, 4, 0, tzinfo=timezone.utc)
 
 
 def expected_sql(name: str) -> str:
@@ -51,43 +57,11 @@ def expected_sql(name: str) -> str:
     the placeholders replaced, up to (without) its final semicolon."""
     phase = "setup" if name in SETUP_NAMES else "load"
     text = (SQL_FOLDER / phase / f"{name}.sql").read_text()
-    for variable in ("CURATED_BUCKET", "COPY_ROLE_ARN", "SPECTRUM_ROLE_ARN", "LAKE_DATABASE"):
-        text = text.replace("${" + variable + "}", ENV[variable])
-    text = text.replace("${LOAD_MANIFEST}", MANIFEST_URL)
+    for variable, value in VARIABLES.items():
+        text = text.replace("${" + variable + "}", value)
     text = text.strip()
     assert text.endswith(";"), name      # the repo's files end with their statement's semicolon
     return text[:-1].rstrip()
-
-
-@dataclass
-class FakeContext:
-    remaining_ms: int = 900_000
-    function_name: str = "refarch-redshift-loader"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:refarch-redshift-loader"
-    aws_request_id: str = "0c6b3f8e-0000-4000-8000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
-@dataclass
-class FakeTime:
-    """A clock that only moves when the loader sleeps."""
-    now: float = 1000.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-def statement_id(name: str) -> str:
-    """The id Redshift gives a setup statement's ExecuteStatement (one per file)."""
-    return f"5e7c1a2b-0000-4000-8000-{int(name[:2]):012d}"
 
 
 @pytest.fixture
@@ -140,68 +114,12 @@ class FixedManifest:
         return self.manifest
 
 
-def expect_execute(stubber: Stubber, name: str) -> None:
-    stubber.add_response(
-        "execute_statement",
-        {"Id": statement_id(name), "CreatedAt": WHEN, "ClusterIdentifier": ENV["CLUSTER_ID"],
-         "Database": ENV["DATABASE"], "DbUser": ENV["DB_USER"]},
-        {"ClusterIdentifier": ENV["CLUSTER_ID"], "Database": ENV["DATABASE"], "DbUser": ENV["DB_USER"],
-         "Sql": expected_sql(name), "StatementName": f"refarch-redshift-loader:{name}"})
-
-
-def expect_statement(stubber: Stubber, name: str, status: str = "FINISHED", *, polls: int = 1,
-                     error: str | None = None) -> None:
-    """One setup statement: ExecuteStatement, then DescribeStatement `polls` times (STARTED until
-    the last, which reports `status`)."""
-    expect_execute(stubber, name)
-    for _ in range(polls - 1):
-        expect_describe(stubber, "STARTED", of=statement_id(name))
-    response = {"Id": statement_id(name), "Status": status, "CreatedAt": WHEN, "UpdatedAt": WHEN,
-                "ClusterIdentifier": ENV["CLUSTER_ID"], "Database": ENV["DATABASE"]}
-    if status == "FINISHED":
-        response.update(Duration=int(name[:2]) * 1_000_000, ResultRows=-1, RedshiftQueryId=6000 + int(name[:2]))
-    if error:
-        response["Error"] = error
-    stubber.add_response("describe_statement", response, {"Id": statement_id(name)})
-
-
-def expect_setup(stubber: Stubber, names: list[str] = SETUP_NAMES) -> None:
-    for name in names:
-        expect_statement(stubber, name)
-
-
 def expect_batch(stubber: Stubber, names: list[str]) -> None:
-    stubber.add_response(
-        "batch_execute_statement",
-        {"Id": BATCH_ID, "CreatedAt": WHEN, "ClusterIdentifier": ENV["CLUSTER_ID"], "Database": ENV["DATABASE"],
-         "DbUser": ENV["DB_USER"]},
-        {"ClusterIdentifier": ENV["CLUSTER_ID"], "Database": ENV["DATABASE"], "DbUser": ENV["DB_USER"],
-         "Sqls": [expected_sql(name) for name in names], "StatementName": "refarch-redshift-loader"})
+    stubs.expect_batch(stubber, CONN, [expected_sql(name) for name in names])
 
 
-def expect_describe(stubber: Stubber, status: str, subs: list[dict] | None = None, error: str | None = None,
-                    *, of: str = BATCH_ID) -> None:
-    response = {"Id": of, "Status": status, "CreatedAt": WHEN, "UpdatedAt": WHEN,
-                "ClusterIdentifier": ENV["CLUSTER_ID"], "Database": ENV["DATABASE"]}
-    if subs is not None:
-        response["SubStatements"] = subs
-        response["Duration"] = sum(sub.get("Duration", 0) for sub in subs)
-    if error:
-        response["Error"] = error
-    stubber.add_response("describe_statement", response, {"Id": of})
-
-
-def sub(index: int, status: str = "FINISHED", *, rows: int = 0, error: str | None = None) -> dict:
-    item = {"Id": f"{BATCH_ID}:{index}", "Status": status, "CreatedAt": WHEN, "UpdatedAt": WHEN}
-    if status in ("FINISHED", "FAILED"):
-        item.update(Duration=(index * 1_500_000), ResultRows=rows, RedshiftQueryId=7000 + index)
-    if error:
-        item["Error"] = error
-    return item
-
-
-def finished(names: list[str], rows: dict[str, int] | None = None) -> list[dict]:
-    return [sub(i, rows=(rows or {}).get(name, -1)) for i, name in enumerate(names, start=1)]
+def expect_describe(stubber: Stubber, status: str, subs: list[dict] | None = None, error: str | None = None) -> None:
+    stubs.expect_describe(stubber, CONN, status, subs, error)
 
 
 def invoke(event, context=None) -> dict:
@@ -211,11 +129,14 @@ def invoke(event, context=None) -> dict:
 # --- the SQL files ---------------------------------------------------------------------------
 
 def test_the_setup_ddl_runs_apart_and_the_symbols_refresh_is_in_the_load_transaction():
-    # External DDL must not sit in the transaction; the dimension's delete + insert must.
+    # External DDL, the loader's user and its grants must not sit in the load transaction (and
+    # need the admin); the dimension's delete + insert must.
     assert SETUP_NAMES == ["01_create_schema", "02_create_trades", "03_create_trades_staging", "04_create_symbols",
-                           "05_create_external_schema"]
-    assert LOAD_NAMES == ["06_delete_symbols", "07_insert_symbols", "08_clear_trades_staging", "09_copy_trades",
-                          "10_delete_loaded_dates", "11_insert_trades"]
+                           "05_create_external_schema", "06_create_loader_user", "07_grant_schema_usage",
+                           "08_grant_symbols", "09_grant_trades", "10_grant_trades_staging", "11_grant_copy_role",
+                           "12_revoke_public_assumerole"]
+    assert LOAD_NAMES == ["20_delete_symbols", "21_insert_symbols", "22_clear_trades_staging", "23_copy_trades",
+                          "24_delete_loaded_dates", "25_insert_trades"]
 
 
 def test_the_statements_run_setup_then_load_in_file_name_order_without_the_queries_folder():
@@ -228,9 +149,9 @@ def test_the_statements_run_setup_then_load_in_file_name_order_without_the_queri
 
 def test_placeholders_are_filled_in_from_the_variables():
     statements = {s.name: s.sql for s in loader_sql.load_statements(SQL_FOLDER, VARIABLES)}
-    assert f"FROM '{MANIFEST_URL}'" in statements["09_copy_trades"]
-    assert statements["09_copy_trades"].endswith("FORMAT AS PARQUET\nMANIFEST")
-    assert "IAM_ROLE 'arn:aws:iam::123456789012:role/refarch-lake-reader'" in statements["09_copy_trades"]
+    assert f"FROM '{MANIFEST_URL}'" in statements["23_copy_trades"]
+    assert statements["23_copy_trades"].endswith("FORMAT AS PARQUET\nMANIFEST")
+    assert "IAM_ROLE 'arn:aws:iam::123456789012:role/refarch-lake-reader'" in statements["23_copy_trades"]
     assert "DATABASE 'refarch_lake'" in statements["05_create_external_schema"]
     assert "IAM_ROLE 'arn:aws:iam::123456789012:role/refarch-spectrum'" in statements["05_create_external_schema"]
     assert not any("${" in sql for sql in statements.values())
@@ -239,9 +160,21 @@ def test_placeholders_are_filled_in_from_the_variables():
 
 def test_a_missing_placeholder_value_is_an_error_naming_it_and_its_file():
     variables = {name: value for name, value in ENV.items() if name != "COPY_ROLE_ARN"} | {"LOAD_MANIFEST": MANIFEST_URL}
-    with pytest.raises(loader_sql.SqlFileError, match=r"\$\{COPY_ROLE_ARN\} \(in 09_copy_trades.sql\) has no value:"
+    with pytest.raises(loader_sql.SqlFileError, match=r"\$\{COPY_ROLE_ARN\} \(in 23_copy_trades.sql\) has no value:"
                                                       r" set the environment variable COPY_ROLE_ARN"):
-        loader_sql.load_statements(SQL_FOLDER, variables)
+        loader_sql.load_statements(SQL_FOLDER, variables, phases=(loader_sql.LOAD,))
+
+
+def test_one_phase_needs_only_its_own_placeholders_but_every_file_s_order_is_checked(tmp_path):
+    load_only = {"COPY_ROLE_ARN": ENV["COPY_ROLE_ARN"], "LOAD_MANIFEST": MANIFEST_URL}
+    assert [s.name for s in loader_sql.load_statements(SQL_FOLDER, load_only, phases=(loader_sql.LOAD,))] == LOAD_NAMES
+    setup_only = {name: VARIABLES[name] for name in ("LOADER_USER", "COPY_ROLE_ARN", "SPECTRUM_ROLE_ARN", "LAKE_DATABASE")}
+    assert [s.name for s in loader_sql.load_statements(SQL_FOLDER, setup_only, phases=(loader_sql.SETUP,))] == SETUP_NAMES
+    folder = write(tmp_path, {"setup/05_a.sql": "SELECT 1;", "load/03_b.sql": "SELECT 2;"})
+    with pytest.raises(loader_sql.SqlFileError, match="load/03_b.sql: order 03 is not after setup/05_a.sql"):
+        loader_sql.load_statements(folder, {}, phases=(loader_sql.LOAD,))
+    with pytest.raises(loader_sql.SqlFileError, match="phases \\['teardown'\\]: allowed"):
+        loader_sql.load_statements(SQL_FOLDER, {}, phases=("teardown",))
 
 
 LOAD_STUB = {"load/99_z.sql": "SELECT 9;"}      # a loader folder needs both phases
@@ -270,14 +203,48 @@ def test_semicolons_in_literals_comments_and_dollar_quotes_do_not_split_a_statem
     text = ("-- a; b\nSELECT 'x;y', \"odd;name\", 'it''s; fine', $$a;b$$ /* c; */ FROM t -- d;\n;\n"
             "-- trailing comment; after the statement\n")
     folder = write(tmp_path, {"setup/01_a.sql": text, **LOAD_STUB})
-    [(phase, name, sql), _] = loader_sql.load_statements(folder, {})
-    assert (phase, name) == ("setup", "01_a")
+    [(phase, name, sql, guard), _] = loader_sql.load_statements(folder, {})
+    assert (phase, name, guard) == ("setup", "01_a", None)
     assert sql == "-- a; b\nSELECT 'x;y', \"odd;name\", 'it''s; fine', $$a;b$$ /* c; */ FROM t -- d;"
+
+
+def test_a_skip_if_guard_is_read_from_the_comments_with_its_placeholders_filled_in(tmp_path):
+    text = "-- the user\n-- skip-if: SELECT 1 FROM pg_user WHERE usename = '${U}'  \nCREATE USER \"${U}\" PASSWORD DISABLE;\n"
+    folder = write(tmp_path, {"setup/01_a.sql": text, **LOAD_STUB})
+    [statement, _] = loader_sql.load_statements(folder, {"U": "refarch_loader"})
+    assert statement.guard == "SELECT 1 FROM pg_user WHERE usename = 'refarch_loader'"
+    assert statement.sql.endswith('CREATE USER "refarch_loader" PASSWORD DISABLE')
+
+
+def test_the_repository_s_guards_are_the_user_and_the_public_revoke():
+    guards = {s.name: s.guard for s in loader_sql.load_statements(SQL_FOLDER, VARIABLES) if s.guard}
+    assert guards == {
+        "06_create_loader_user": "SELECT 1 FROM pg_user WHERE usename = 'refarch_loader'",
+        "12_revoke_public_assumerole":
+            "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM svv_iam_privileges WHERE identity_type = 'public')"}
+
+
+@pytest.mark.parametrize("guard, match", [
+    ("DELETE FROM t", "must be one SELECT"),
+    ("SELECT 1; DROP TABLE t", "must be one SELECT"),
+    ("", "must be one SELECT"),
+])
+def test_a_guard_that_is_not_one_select_is_refused(tmp_path, guard, match):
+    folder = write(tmp_path, {"setup/01_a.sql": f"-- skip-if: {guard}\nSELECT 1;", **LOAD_STUB})
+    with pytest.raises(loader_sql.SqlFileError, match=f"01_a.sql: the skip-if guard {match}"):
+        loader_sql.load_statements(folder, {})
+
+
+def test_two_guards_in_a_file_are_refused(tmp_path):
+    folder = write(tmp_path, {"setup/01_a.sql": "-- skip-if: SELECT 1\n-- skip-if: SELECT 2\nSELECT 1;", **LOAD_STUB})
+    with pytest.raises(loader_sql.SqlFileError, match="01_a.sql: 2 skip-if guards: one per file"):
+        loader_sql.load_statements(folder, {})
 
 
 def test_a_statement_without_a_semicolon_is_accepted(tmp_path):
     folder = write(tmp_path, {"setup/01_a.sql": "SELECT 1\n", **LOAD_STUB})
-    assert loader_sql.load_statements(folder, {}) == [("setup", "01_a", "SELECT 1"), ("load", "99_z", "SELECT 9")]
+    assert loader_sql.load_statements(folder, {}) == [loader_sql.Statement("setup", "01_a", "SELECT 1"),
+                                                      loader_sql.Statement("load", "99_z", "SELECT 9")]
 
 
 @pytest.mark.parametrize("name", ["1_a.sql", "01-a.sql", "01_A.sql", "a_01.sql"])
@@ -302,8 +269,8 @@ def test_a_load_file_numbered_before_a_setup_file_is_refused(tmp_path):
 
 
 def test_a_sql_file_directly_in_the_folder_is_refused_rather_than_skipped(tmp_path):
-    folder = write(tmp_path, {"09_copy_trades.sql": "SELECT 1;", "setup/01_a.sql": "SELECT 1;", **LOAD_STUB})
-    with pytest.raises(loader_sql.SqlFileError, match=r"09_copy_trades.sql in .*: statement files belong in setup/"
+    folder = write(tmp_path, {"23_copy_trades.sql": "SELECT 1;", "setup/01_a.sql": "SELECT 1;", **LOAD_STUB})
+    with pytest.raises(loader_sql.SqlFileError, match=r"23_copy_trades.sql in .*: statement files belong in setup/"
                                                       r" \(DDL, run one by one\) or load/"):
         loader_sql.load_statements(folder, {})
 
@@ -336,38 +303,28 @@ def test_a_missing_sql_folder_is_named(tmp_path):
 
 # --- the Data API calls ------------------------------------------------------------------------
 
-def test_a_full_run_sends_each_setup_statement_alone_then_the_load_as_one_batch(
-        data_api, fake_time, function_folder, env):
-    expect_statement(data_api, "01_create_schema", polls=3)         # polled until FINISHED before the next
-    expect_setup(data_api, SETUP_NAMES[1:])
+def test_a_load_sends_only_the_load_statements_as_one_batch_as_the_loader_user(data_api, fake_time, function_folder, env):
     expect_batch(data_api, LOAD_NAMES)
     expect_describe(data_api, "SUBMITTED")
     expect_describe(data_api, "STARTED")
-    expect_describe(data_api, "FINISHED", finished(LOAD_NAMES, {"07_insert_symbols": 8, "09_copy_trades": 264,
-                                                                "11_insert_trades": 264}))
+    expect_describe(data_api, "FINISHED", finished(LOAD_NAMES, {"21_insert_symbols": 8, "23_copy_trades": 264,
+                                                                "25_insert_trades": 264}))
 
     result = invoke({})
 
-    assert data_api.calls == (["ExecuteStatement", "DescribeStatement", "DescribeStatement", "DescribeStatement"]
-                              + ["ExecuteStatement", "DescribeStatement"] * 4
-                              + ["BatchExecuteStatement"] + ["DescribeStatement"] * 3)
+    assert data_api.calls == ["BatchExecuteStatement"] + ["DescribeStatement"] * 3   # no ExecuteStatement: no setup
     assert result["batch_id"] == BATCH_ID and result["status"] == "FINISHED"
-    assert [(s["phase"], s["name"]) for s in result["statements"]] == (
-        [("setup", name) for name in SETUP_NAMES] + [("load", name) for name in LOAD_NAMES])
+    assert [(s["phase"], s["name"]) for s in result["statements"]] == [("load", name) for name in LOAD_NAMES]
     by_name = {s["name"]: s for s in result["statements"]}
-    assert by_name["05_create_external_schema"] == {
-        "phase": "setup", "name": "05_create_external_schema", "id": statement_id("05_create_external_schema"),
-        "status": "FINISHED", "duration_ms": 5.0, "rows": None, "redshift_query_id": 6005}
-    assert by_name["06_delete_symbols"]["id"] == f"{BATCH_ID}:1"    # sub-statements count within the batch
-    assert by_name["09_copy_trades"]["rows"] == 264 and by_name["11_insert_trades"]["rows"] == 264
-    assert by_name["07_insert_symbols"]["rows"] == 8 and by_name["08_clear_trades_staging"]["rows"] is None
-    assert by_name["07_insert_symbols"]["duration_ms"] == 3.0                      # 3,000,000 ns
-    assert fake_time.sleeps == [1.0, 2.0, 1.0, 2.0]     # the interval grows per statement, and restarts
-    assert result["polls"] == 3 + 4 + 3
+    assert by_name["20_delete_symbols"]["id"] == f"{BATCH_ID}:1"    # sub-statements count within the batch
+    assert by_name["23_copy_trades"]["rows"] == 264 and by_name["25_insert_trades"]["rows"] == 264
+    assert by_name["21_insert_symbols"]["rows"] == 8 and by_name["22_clear_trades_staging"]["rows"] is None
+    assert by_name["21_insert_symbols"]["duration_ms"] == 3.0                      # 3,000,000 ns
+    assert fake_time.sleeps == [1.0, 2.0]
+    assert result["polls"] == 3
 
 
 def test_the_poll_interval_grows_to_a_ceiling(data_api, fake_time, function_folder, env):
-    expect_setup(data_api)
     expect_batch(data_api, LOAD_NAMES)
     for _ in range(6):
         expect_describe(data_api, "STARTED")
@@ -378,58 +335,26 @@ def test_the_poll_interval_grows_to_a_ceiling(data_api, fake_time, function_fold
 
 def test_each_statement_is_logged_with_its_phase_id_duration_and_rows(
         data_api, fake_time, function_folder, env, caplog):
-    expect_setup(data_api)
     expect_batch(data_api, LOAD_NAMES)
-    expect_describe(data_api, "FINISHED", finished(LOAD_NAMES, {"09_copy_trades": 264}))
+    expect_describe(data_api, "FINISHED", finished(LOAD_NAMES, {"23_copy_trades": 264}))
     with caplog.at_level("INFO", logger="redshift-loader"):
         invoke({})
     # Powertools renders each record as one JSON line: the record's extra fields become keys.
     logs = [json.loads(loader.logger.registered_formatter.format(record)) for record in caplog.records]
     finished_logs = [entry for entry in logs if entry["message"] == "statement finished"]
-    assert [(entry["phase"], entry["statement"]) for entry in finished_logs] == (
-        [("setup", name) for name in SETUP_NAMES] + [("load", name) for name in LOAD_NAMES])
-    copy = next(entry for entry in finished_logs if entry["statement"] == "09_copy_trades")
+    assert [(entry["phase"], entry["statement"]) for entry in finished_logs] == [("load", name) for name in LOAD_NAMES]
+    copy = next(entry for entry in finished_logs if entry["statement"] == "23_copy_trades")
     assert copy["statement_id"] == f"{BATCH_ID}:4" and copy["rows"] == 264 and copy["redshift_query_id"] == 7004
     assert copy["duration_ms"] == 6.0
     assert copy["service"] == "redshift-loader" and copy["function_request_id"] == FakeContext.aws_request_id
-    schema = finished_logs[0]
-    assert schema["statement_id"] == statement_id("01_create_schema") and schema["redshift_query_id"] == 6001
-
-
-def test_a_failed_setup_statement_stops_the_run_naming_the_file_and_redshifts_error(
-        data_api, fake_time, function_folder, env):
-    error = "ERROR: Not authorized to get credentials of role arn:aws:iam::123456789012:role/refarch-spectrum"
-    expect_setup(data_api, SETUP_NAMES[:4])
-    expect_statement(data_api, "05_create_external_schema", "FAILED", polls=2, error=error)
-
-    with pytest.raises(loader_run.StatementFailed) as failure:
-        invoke({})
-
-    message = str(failure.value)
-    assert message.startswith(f"Redshift statement 05_create_external_schema.sql"
-                              f" ({statement_id('05_create_external_schema')}) failed: {error}")
-    assert ("committed before it: 01_create_schema, 02_create_trades, 03_create_trades_staging, 04_create_symbols"
-            " (idempotent)") in message
-    assert "not run: " + ", ".join(LOAD_NAMES) in message
-    assert failure.value.name == "05_create_external_schema" and failure.value.redshift_error == error
-    # No batch: the Stubber would refuse the call (and the error would not be StatementFailed).
-    assert "BatchExecuteStatement" not in data_api.calls
-
-
-def test_an_aborted_setup_statement_fails_the_invocation(data_api, fake_time, function_folder, env):
-    expect_statement(data_api, "01_create_schema", "ABORTED", error="Query cancelled on user's request")
-    with pytest.raises(loader_run.StatementFailed, match=r"01_create_schema.sql \(.*\) was aborted: Query cancelled"
-                                                         r".*; not run: 02_create_trades, "):
-        invoke({})
 
 
 def test_a_failed_load_statement_rolls_the_batch_back_naming_the_file_and_redshifts_error(
         data_api, fake_time, function_folder, env):
-    copy = LOAD_NAMES.index("09_copy_trades") + 1
+    copy = LOAD_NAMES.index("23_copy_trades") + 1
     error = "Spectrum Scan Error: S3ServiceException:Access Denied,Status 403"
     subs = [sub(i) for i in range(1, copy)] + [sub(copy, "FAILED", error=error)]
     subs += [sub(i, "ABORTED") for i in range(copy + 1, len(LOAD_NAMES) + 1)]
-    expect_setup(data_api)
     expect_batch(data_api, LOAD_NAMES)
     expect_describe(data_api, "STARTED")
     expect_describe(data_api, "FAILED", subs, error=error)
@@ -438,75 +363,63 @@ def test_a_failed_load_statement_rolls_the_batch_back_naming_the_file_and_redshi
         invoke({})
 
     message = str(failure.value)
-    assert f"09_copy_trades.sql ({BATCH_ID}:4) failed: {error}" in message
+    assert f"23_copy_trades.sql ({BATCH_ID}:4) failed: {error}" in message
     assert "The load batch ran as one transaction, so nothing from it was committed" in message
-    assert "not run: 10_delete_loaded_dates, 11_insert_trades" in message
-    assert "setup (" + ", ".join(SETUP_NAMES) + ") had committed (idempotent)" in message
-    assert failure.value.name == "09_copy_trades" and failure.value.redshift_error == error
+    assert message.endswith("not run: 24_delete_loaded_dates, 25_insert_trades")
+    assert failure.value.name == "23_copy_trades" and failure.value.redshift_error == error
     # Nothing after the failure: no further Data API call (the Stubber would refuse one) and no retry.
 
 
-def test_a_failure_without_sub_statement_details_still_quotes_redshifts_error(
+def test_a_missing_grant_surfaces_as_redshift_s_permission_error_naming_the_file(
         data_api, fake_time, function_folder, env):
-    expect_batch(data_api, ["09_copy_trades"])
-    expect_describe(data_api, "FAILED", error="ERROR: permission denied for schema analytics")
-    with pytest.raises(loader_run.StatementFailed, match="09_copy_trades.*permission denied for schema analytics"):
-        invoke({"statements": ["09_copy_trades"]})
+    expect_batch(data_api, ["23_copy_trades"])
+    expect_describe(data_api, "FAILED", error="ERROR: permission denied for relation trades_staging")
+    with pytest.raises(loader_run.StatementFailed, match="23_copy_trades.*permission denied for relation trades_staging"):
+        invoke({"statements": ["23_copy_trades"]})
 
 
 def test_an_aborted_batch_fails_the_invocation(data_api, fake_time, function_folder, env):
-    expect_setup(data_api)
     expect_batch(data_api, LOAD_NAMES)
     expect_describe(data_api, "ABORTED", [sub(1), sub(2, "ABORTED")] + [sub(i, "SUBMITTED") for i in range(3, 7)],
                     error="Query cancelled on user's request")
-    with pytest.raises(loader_run.StatementFailed, match="07_insert_symbols.sql .* was aborted: Query cancelled"):
+    with pytest.raises(loader_run.StatementFailed, match="21_insert_symbols.sql .* was aborted: Query cancelled"):
         invoke({})
 
 
-def test_a_subset_across_phases_runs_setup_ones_alone_and_load_ones_as_a_batch_in_file_order(
-        data_api, fake_time, function_folder, env):
-    expect_statement(data_api, "01_create_schema")
-    expect_statement(data_api, "05_create_external_schema")
-    expect_batch(data_api, ["08_clear_trades_staging", "09_copy_trades"])
-    expect_describe(data_api, "FINISHED", finished(["08_clear_trades_staging", "09_copy_trades"]))
-    result = invoke({"statements": ["09_copy_trades", "05_create_external_schema", "08_clear_trades_staging",
-                                    "01_create_schema"]})
+def test_a_subset_runs_as_a_batch_in_file_order(data_api, fake_time, function_folder, env):
+    expect_batch(data_api, ["22_clear_trades_staging", "23_copy_trades"])
+    expect_describe(data_api, "FINISHED", finished(["22_clear_trades_staging", "23_copy_trades"]))
+    result = invoke({"statements": ["23_copy_trades", "22_clear_trades_staging"]})
     assert [(s["phase"], s["name"]) for s in result["statements"]] == [
-        ("setup", "01_create_schema"), ("setup", "05_create_external_schema"),
-        ("load", "08_clear_trades_staging"), ("load", "09_copy_trades")]
-    assert data_api.calls == ["ExecuteStatement", "DescribeStatement"] * 2 + ["BatchExecuteStatement",
-                                                                               "DescribeStatement"]
-
-
-def test_a_subset_of_setup_statements_sends_no_batch(data_api, fake_time, function_folder, env):
-    expect_statement(data_api, "05_create_external_schema")
-    result = invoke({"statements": ["05_create_external_schema"]})
-    assert result["batch_id"] is None and result["status"] == "FINISHED"
-    assert [s["name"] for s in result["statements"]] == ["05_create_external_schema"]
+        ("load", "22_clear_trades_staging"), ("load", "23_copy_trades")]
+    assert data_api.calls == ["BatchExecuteStatement", "DescribeStatement"]
 
 
 def test_the_brief_s_single_statement_event_runs_just_the_copy(data_api, fake_time, function_folder, env):
-    expect_batch(data_api, ["09_copy_trades"])
-    expect_describe(data_api, "FINISHED", finished(["09_copy_trades"], {"09_copy_trades": 10}))
-    assert invoke({"statements": ["09_copy_trades"]})["statements"][0]["rows"] == 10
+    expect_batch(data_api, ["23_copy_trades"])
+    expect_describe(data_api, "FINISHED", finished(["23_copy_trades"], {"23_copy_trades": 10}))
+    assert invoke({"statements": ["23_copy_trades"]})["statements"][0]["rows"] == 10
 
 
-def test_a_scheduled_eventbridge_event_runs_everything(data_api, fake_time, function_folder, env):
-    expect_setup(data_api)
+def test_a_scheduled_eventbridge_event_runs_the_load_batch(data_api, fake_time, function_folder, env):
     expect_batch(data_api, LOAD_NAMES)
     expect_describe(data_api, "FINISHED", finished(LOAD_NAMES))
     event = {"version": "0", "id": "e1", "detail-type": "Scheduled Event", "source": "aws.events",
              "time": "2024-05-04T04:00:00Z", "resources": ["arn:aws:events:us-east-1:123456789012:rule/x"],
              "detail": {}}
-    assert len(invoke(event)["statements"]) == len(FILE_NAMES) == 11
+    assert len(invoke(event)["statements"]) == len(LOAD_NAMES) == 6
 
 
 @pytest.mark.parametrize("event, match", [
-    ({"statements": ["09_copy_trade"]}, "unknown statement.*'09_copy_trade'.*known: 01_create_schema"),
-    ({"statements": ["09_copy_trades", "09_copy_trades"]}, "named more than once: 09_copy_trades"),
-    ({"statements": "09_copy_trades"}, '"statements" must be a non-empty list'),
+    ({"statements": ["23_copy_trade"]}, "unknown statement.*'23_copy_trade'.*known: 20_delete_symbols"),
+    ({"statements": ["23_copy_trades", "23_copy_trades"]}, "named more than once: 23_copy_trades"),
+    ({"statements": "23_copy_trades"}, '"statements" must be a non-empty list'),
     ({"statements": []}, '"statements" must be a non-empty list'),
+    ({"statements": ["06_create_loader_user", "23_copy_trades"]},
+     "06_create_loader_user: setup statements run at deploy, as the admin, by the setup function"),
     ([1, 2], "the event must be a JSON object"),
+    ({"RequestType": "Create", "ResourceProperties": {"Warehouse": {}}}, r"the setup function \(redshift_setup"),
+    ({"streaming": {"STREAM_NAME": "s"}}, r"the setup function \(redshift_setup"),
 ])
 def test_a_bad_event_is_refused_before_any_call(data_api, fake_time, function_folder, env, event, match):
     with pytest.raises(loader.ConfigError, match=match):
@@ -522,22 +435,31 @@ def test_a_missing_connection_variable_is_named(data_api, fake_time, function_fo
 
 
 def test_a_missing_placeholder_variable_fails_before_any_call(data_api, fake_time, function_folder, env, monkeypatch):
-    monkeypatch.delenv("SPECTRUM_ROLE_ARN")
-    with pytest.raises(loader.ConfigError, match=r"\$\{SPECTRUM_ROLE_ARN\} \(in 05_create_external_schema.sql\)"
-                                                 r" has no value: set the environment variable SPECTRUM_ROLE_ARN"):
+    monkeypatch.delenv("COPY_ROLE_ARN")
+    with pytest.raises(loader.ConfigError, match=r"\$\{COPY_ROLE_ARN\} \(in 23_copy_trades.sql\)"
+                                                 r" has no value: set the environment variable COPY_ROLE_ARN"):
         invoke({})
     assert data_api.calls == []
 
 
-def test_only_the_four_placeholder_variables_come_from_the_environment(tmp_path, monkeypatch):
-    folder = write(tmp_path / "sql", {"setup/01_a.sql": "SELECT '${AWS_SECRET_ACCESS_KEY}';", **LOAD_STUB})
+def test_with_nothing_to_copy_a_missing_placeholder_still_fails(data_api, fake_time, function_folder, env,
+                                                                monkeypatch):
+    monkeypatch.setattr(loader, "manifest_source", lambda: FixedManifest(None))
+    monkeypatch.delenv("COPY_ROLE_ARN")
+    with pytest.raises(loader.ConfigError, match=r"\$\{COPY_ROLE_ARN\}"):
+        invoke({})
+
+
+def test_only_the_two_placeholder_variables_come_from_the_environment(tmp_path, monkeypatch):
+    folder = write(tmp_path / "sql", {"setup/01_a.sql": "SELECT 1;", "load/02_b.sql": "SELECT '${AWS_SECRET_ACCESS_KEY}';"})
     environ = {**ENV, "AWS_SECRET_ACCESS_KEY": "do-not-leak"}
     with pytest.raises(loader.ConfigError, match=r"\$\{AWS_SECRET_ACCESS_KEY\}.* has no value"):
         loader.load({}, environ, client=None, sql_folder=folder, budget_seconds=60,
-                    clock=FakeTime().clock, sleep=FakeTime().sleep)
+                    clock=FakeTime().clock, sleep=FakeTime().sleep, manifests=FixedManifest(MANIFEST))
+    assert loader.PLACEHOLDER_VARIABLES == ("CURATED_BUCKET", "COPY_ROLE_ARN")
 
 
-@pytest.mark.parametrize("user", ["Refarch_Admin", "1admin", "admin; DROP TABLE x", "a" * 128])
+@pytest.mark.parametrize("user", ["Refarch_Loader", "1loader", "loader; DROP TABLE x", "a" * 128])
 def test_a_db_user_that_is_not_a_redshift_user_name_is_refused(data_api, fake_time, function_folder, env,
                                                                monkeypatch, user):
     monkeypatch.setenv("DB_USER", user)
@@ -562,7 +484,6 @@ def test_the_bundled_sql_keeps_its_phase_folders(function_folder):
 def test_a_batch_still_running_at_the_deadline_is_cancelled_and_fails_with_a_timeout(
         data_api, fake_time, function_folder, env):
     # 30 s left, 15 s kept back: the loader may wait until t0 + 15 s and no longer.
-    expect_setup(data_api)
     expect_batch(data_api, LOAD_NAMES)
     for _ in range(4):                   # polls at +0, +1, +3, +7; sleeping 8 s more would reach +15
         expect_describe(data_api, "STARTED")
@@ -575,45 +496,11 @@ def test_a_batch_still_running_at_the_deadline_is_cancelled_and_fails_with_a_tim
     assert fake_time.sleeps == [1.0, 2.0, 4.0]
     assert fake_time.now - started < 15.0                # stopped before the deadline
     message = str(timeout.value)
-    assert BATCH_ID in message and "06_delete_symbols" in message and "11_insert_trades" in message
-    assert "it was cancelled, so nothing from the load batch was committed" in message
-    assert "setup (" + ", ".join(SETUP_NAMES) + ") had committed" in message
-
-
-def test_a_setup_statement_still_running_at_the_deadline_is_cancelled_and_nothing_after_it_runs(
-        data_api, fake_time, function_folder, env):
-    expect_statement(data_api, "01_create_schema")
-    expect_execute(data_api, "02_create_trades")
-    for _ in range(4):
-        expect_describe(data_api, "STARTED", of=statement_id("02_create_trades"))
-    data_api.add_response("cancel_statement", {"Status": True}, {"Id": statement_id("02_create_trades")})
-
-    with pytest.raises(loader_run.LoadTimeout) as timeout:
-        invoke({}, FakeContext(remaining_ms=30_000))
-
-    message = str(timeout.value)
-    assert message.startswith(f"Redshift statement {statement_id('02_create_trades')} (02_create_trades) was still"
-                              " STARTED after 7.0 s, at the Lambda's deadline; it was cancelled, so it was rolled back")
-    assert "committed before it: 01_create_schema (idempotent); not run: 03_create_trades_staging," in message
-    assert data_api.calls[-1] == "CancelStatement" and "BatchExecuteStatement" not in data_api.calls
-
-
-def test_one_deadline_covers_both_phases_so_slow_setup_leaves_the_load_unstarted(
-        data_api, fake_time, function_folder, env):
-    # 29.5 s left: the deadline is t0 + 14.5 s. Two setup statements take 7 s each; 0.5 s remains.
-    expect_setup(data_api, SETUP_NAMES[:3])
-    expect_statement(data_api, "04_create_symbols", polls=4)
-    expect_statement(data_api, "05_create_external_schema", polls=4)
-    started = fake_time.now
-    left = r"only 0.5 s left before the deadline: not starting 06_delete_symbols, .*, 11_insert_trades"
-    with pytest.raises(loader_run.LoadTimeout, match=left + r"; setup \(01_create_schema,"):
-        invoke({}, FakeContext(remaining_ms=29_500))
-    assert fake_time.now - started == 14.0
-    assert "BatchExecuteStatement" not in data_api.calls
+    assert BATCH_ID in message and "20_delete_symbols" in message and "25_insert_trades" in message
+    assert message.endswith("it was cancelled, so nothing from the load batch was committed")
 
 
 def test_a_timeout_whose_cancel_fails_says_to_check_the_statement(data_api, fake_time, function_folder, env):
-    expect_setup(data_api)
     expect_batch(data_api, LOAD_NAMES)
     for _ in range(4):
         expect_describe(data_api, "STARTED")
@@ -623,7 +510,7 @@ def test_a_timeout_whose_cancel_fails_says_to_check_the_statement(data_api, fake
 
 
 def test_with_too_little_time_left_nothing_is_started(data_api, fake_time, function_folder, env):
-    with pytest.raises(loader_run.LoadTimeout, match="not starting 01_create_schema; not run: 02_create_trades"):
+    with pytest.raises(loader_run.LoadTimeout, match="not starting 20_delete_symbols, .*25_insert_trades"):
         invoke({}, FakeContext(remaining_ms=15_500))   # 0.5 s after the safety margin
     assert data_api.calls == []
 
@@ -640,18 +527,15 @@ def test_more_load_statements_than_a_batch_takes_are_refused_before_anything_run
 
 @pytest.mark.parametrize("manifest", [None, loader_manifest.LoadManifest(MANIFEST_URL, 0, ())],
                          ids=["no run yet", "a run with nothing new"])
-def test_with_nothing_to_copy_only_the_setup_statements_run(data_api, fake_time, function_folder, env,
-                                                            monkeypatch, manifest):
+def test_with_nothing_to_copy_nothing_is_sent(data_api, fake_time, function_folder, env, monkeypatch, manifest):
     monkeypatch.setattr(loader, "manifest_source", lambda: FixedManifest(manifest))
-    expect_setup(data_api)
     result = invoke({})
-    assert result["batch_id"] is None and result["manifest"] is None
-    assert [s["name"] for s in result["statements"]] == SETUP_NAMES
-    assert "batch_execute_statement" not in [c.lower() for c in data_api.calls]
+    assert result == {"batch_id": None, "status": "NOTHING_TO_LOAD", "waited_seconds": 0.0, "polls": 0,
+                      "statements": [], "manifest": None}
+    assert data_api.calls == []
 
 
 def test_the_load_reports_the_manifest_it_copied(data_api, fake_time, function_folder, env):
-    expect_setup(data_api)
     expect_batch(data_api, LOAD_NAMES)
     expect_describe(data_api, "FINISHED", finished(LOAD_NAMES))
     assert invoke({})["manifest"] == {"url": MANIFEST_URL, "files": 2, "trade_dates": ["2024-05-02"]}

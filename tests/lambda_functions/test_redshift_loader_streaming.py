@@ -1,4 +1,4 @@
-"""The loader's streaming-ingestion setup: sql/redshift/streaming/setup run on request (never by a
+"""The streaming-ingestion setup: sql/redshift/streaming/setup run by the setup function (never by a
 load), placeholders from the event, and the custom-resource events of CDK's provider framework."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 from refarch.paths import SQL_ROOT
 from tests.lambda_loader import load
 
-loader = load("redshift_loader", "redshift_loader")
+setup = load("redshift_loader", "redshift_setup")
 loader_sql = load("redshift_loader", "redshift_loader_sql")
 
 VARIABLES = {"STREAM_NAME": "refarch-dev-StreamingLogAnalytics-CleanEventsStream-Ab12",
@@ -28,7 +28,7 @@ def test_the_streaming_statements_are_the_three_files_with_the_values_filled_in(
 def test_a_load_never_runs_the_streaming_statements():
     names = [s.name for s in loader_sql.load_statements(SQL_ROOT / "redshift", {
         "CURATED_BUCKET": "b", "COPY_ROLE_ARN": "arn:aws:iam::1:role/r", "SPECTRUM_ROLE_ARN": "arn:aws:iam::1:role/r",
-        "LAKE_DATABASE": "d", "LOAD_MANIFEST": "s3://b/m.manifest"})]
+        "LAKE_DATABASE": "d", "LOAD_MANIFEST": "s3://b/m.manifest", "LOADER_USER": "refarch_loader"})]
     assert not set(names) & {"01_create_clickstream_schema", "02_create_kinesis_schema", "03_create_events_view"}
 
 
@@ -38,10 +38,10 @@ def test_a_value_that_could_leave_its_sql_literal_is_refused():
 
 
 def test_the_event_must_name_both_values():
-    with pytest.raises(loader.ConfigError, match="STREAM_NAME"):
-        loader.streaming_variables({"STREAMING_ROLE_ARN": VARIABLES["STREAMING_ROLE_ARN"]})
-    with pytest.raises(loader.ConfigError, match="must be an object"):
-        loader.streaming_variables("refarch-dev-clean")
+    with pytest.raises(setup.ConfigError, match="STREAM_NAME"):
+        setup.streaming_variables({"STREAMING_ROLE_ARN": VARIABLES["STREAMING_ROLE_ARN"]})
+    with pytest.raises(setup.ConfigError, match="must be an object"):
+        setup.streaming_variables("refarch-dev-clean")
 
 
 class Ran:
@@ -50,16 +50,22 @@ class Ran:
 
     def __call__(self, request):
         self.requests.append(request)
-        return loader.LoadResult(None, "FINISHED", (), 0.0, 0)
+        return setup.LoadResult(None, "FINISHED", (), 0.0, 0)
+
+
+def never(request):
+    raise AssertionError(f"the warehouse setup ran for a streaming event: {request}")
 
 
 def test_create_runs_the_setup_and_update_and_delete_keep_the_view():
     ran = Ran()
-    created = loader.custom_resource({"RequestType": "Create", "ResourceProperties": {"Streaming": VARIABLES}}, ran)
+    created = setup.custom_resource({"RequestType": "Create", "ResourceProperties": {"Streaming": VARIABLES}},
+                                    warehouse=never, streaming=ran)
     assert ran.requests == [VARIABLES]
-    assert created["PhysicalResourceId"] == f"streaming-setup:{VARIABLES['STREAM_NAME']}"
+    assert created == {"PhysicalResourceId": f"streaming-setup:{VARIABLES['STREAM_NAME']}",
+                       "Data": {"Statements": 0, "Skipped": 0}}
     for kind in ("Update", "Delete"):
-        answer = loader.custom_resource({"RequestType": kind, "PhysicalResourceId": created["PhysicalResourceId"],
-                                         "ResourceProperties": {"Streaming": VARIABLES}}, ran)
+        answer = setup.custom_resource({"RequestType": kind, "PhysicalResourceId": created["PhysicalResourceId"],
+                                        "ResourceProperties": {"Streaming": VARIABLES}}, warehouse=never, streaming=ran)
         assert answer == {"PhysicalResourceId": created["PhysicalResourceId"]}
     assert len(ran.requests) == 1

@@ -53,14 +53,26 @@ def test_every_loader_statement_ran_in_order_setup_then_load(small_run):
     assert [(s.phase, s.name) for s in small_run.statements] == [(s.phase, s.name) for s in loader_statements()]
     assert [s.name for s in small_run.statements if s.phase == "setup"] == [
         "01_create_schema", "02_create_trades", "03_create_trades_staging", "04_create_symbols",
-        "05_create_external_schema"]
+        "05_create_external_schema", "06_create_loader_user", "07_grant_schema_usage", "08_grant_symbols",
+        "09_grant_trades", "10_grant_trades_staging", "11_grant_copy_role", "12_revoke_public_assumerole"]
     assert [s.name for s in small_run.statements if s.phase == "load"] == [
-        "06_delete_symbols", "07_insert_symbols", "08_clear_trades_staging", "09_copy_trades",
-        "10_delete_loaded_dates", "11_insert_trades"]
+        "20_delete_symbols", "21_insert_symbols", "22_clear_trades_staging", "23_copy_trades",
+        "24_delete_loaded_dates", "25_insert_trades"]
     how = {s.name: s.how for s in small_run.statements}
-    assert how["09_copy_trades"] == "local COPY"
+    assert how["23_copy_trades"] == "local COPY"
     assert how["05_create_external_schema"] == "local Spectrum schema"
-    assert {s.how for s in small_run.statements} == {"duckdb", "local COPY", "local Spectrum schema"}
+    assert {s.how for s in small_run.statements} == {"duckdb", "local COPY", "local Spectrum schema", REDSHIFT_ONLY}
+
+
+def test_the_loader_user_and_its_grants_are_reported_as_redshift_only_with_the_reason(small_run):
+    only = {s.name: s.reason for s in small_run.statements if s.how == REDSHIFT_ONLY}
+    assert list(only) == ["06_create_loader_user", "07_grant_schema_usage", "08_grant_symbols", "09_grant_trades",
+                          "10_grant_trades_staging", "11_grant_copy_role", "12_revoke_public_assumerole"]
+    assert only["06_create_loader_user"].startswith("DuckDB has no database users")
+    assert all(reason.startswith("DuckDB has no privileges") for name, reason in only.items()
+               if name != "06_create_loader_user")
+    assert any(line.startswith("Redshift only: 11_grant_copy_role") and "DuckDB has no privileges" in line
+               for line in small_run.summary_lines())
 
 
 @pytest.mark.parametrize(("sql", "reason"), [
@@ -82,8 +94,8 @@ def test_users_and_grants_are_reported_as_redshift_only_not_run(sql, reason, tmp
 
 def test_the_load_statements_report_their_rows(small_run):
     rows = {s.name: s.rows for s in small_run.statements if s.phase == "load"}
-    assert rows == {"06_delete_symbols": 0, "07_insert_symbols": 8, "08_clear_trades_staging": 0,
-                    "09_copy_trades": 120, "10_delete_loaded_dates": 0, "11_insert_trades": 120}
+    assert rows == {"20_delete_symbols": 0, "21_insert_symbols": 8, "22_clear_trades_staging": 0,
+                    "23_copy_trades": 120, "24_delete_loaded_dates": 0, "25_insert_trades": 120}
 
 
 def test_the_copy_and_external_schema_checks_pass(small_run):
@@ -157,7 +169,7 @@ def test_the_summary_prints_one_line_per_count(small_run):
     assert any(line.startswith("analytics.trades") and "120 rows after the load, 120 after a re-run" in line
                for line in lines)
     assert any("13/13 passed" in line for line in lines)
-    assert any(line.startswith("loader statements") and "11: setup one by one (01_create_schema," in line
-               and "then load as one transaction (06_delete_symbols," in line for line in lines)
+    assert any(line.startswith("loader statements") and "18: setup one by one (01_create_schema," in line
+               and "then load as one transaction (20_delete_symbols," in line for line in lines)
     assert small_run.query("02_load_reconciliation").preview(2)[0].split() == [
         "trade_date", "lake_rows", "warehouse_rows", "lake_volume", "warehouse_volume", "status"]

@@ -2,7 +2,7 @@
 --
 -- Columns follow the curated Parquet (jobs/glue/trades_etl.py) plus trade_date. The lake keeps
 -- trade_date only in the S3 path (trade_date=YYYY-MM-DD/), and COPY from Parquet cannot read
--- partition columns from the path, so 11_insert_trades.sql derives it as CAST(trade_ts AS DATE);
+-- partition columns from the path, so 25_insert_trades.sql derives it as CAST(trade_ts AS DATE);
 -- the job partitions by the UTC day of trade_ts, so the two agree (queries/02 checks it per day).
 -- PRIMARY KEY is informational in Redshift (not enforced): the planner uses it; uniqueness comes
 -- from the lake (one row per trade_id) and the delete-then-insert reload.
