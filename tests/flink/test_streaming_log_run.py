@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from refarch.local.streaming_log import StreamingLogMismatch, StreamingLogReport, run_streaming_log
+from refarch.local.reports.streaming_log import StreamingLogMismatch, StreamingLogReport
+from refarch.local.streaming_log import run_streaming_log
 
 pytestmark = pytest.mark.flink
 
