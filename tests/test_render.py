@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 from rich.console import Console
 
-from refarch.local.data_lake import QueryResult
+from refarch.local.engines.duckdb_sql import QueryResult
 from refarch.render import print_gate_table, print_run_report, print_smoke_report
 from refarch.smoke.report import SmokeReport
 

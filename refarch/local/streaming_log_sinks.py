@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from refarch import clickstream_schema as schema
 from refarch.constructs.athena import read_named_queries
-from refarch.local.data_lake import QueryResult, run_named_query
+from refarch.local.engines.duckdb_sql import QueryResult, run_named_query
 from refarch.paths import SQL_ROOT
 
 ATHENA_QUERIES = SQL_ROOT / "athena" / "clickstream"

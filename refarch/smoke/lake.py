@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 
-from refarch.local.data_lake import generate_trades
+from refarch.local.generators.trades import generate_trades
 from refarch.smoke.report import SmokeReport
 from refarch.smoke.target import Progress, Target, poll
 

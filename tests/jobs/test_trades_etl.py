@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from refarch.local.data_lake import load_etl_job
+from refarch.local.engines.glue import load_etl_job
 from tests.spark_fixtures import spark  # noqa: F401
 
 job = load_etl_job()

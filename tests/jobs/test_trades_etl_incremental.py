@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from refarch.local.data_lake import load_etl_job
-from refarch.local.warehouse import load_run, open_warehouse
+from refarch.local.engines.glue import load_etl_job
+from refarch.local.engines.redshift_local import open_warehouse
+from refarch.local.warehouse import load_run
 from tests.spark_fixtures import spark  # noqa: F401
 
 job = load_etl_job()

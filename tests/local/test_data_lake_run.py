@@ -8,16 +8,11 @@ from collections import Counter
 
 import pytest
 
-from refarch.local.data_lake import (
-    REJECT_REASONS,
-    DataLakeRunReport,
-    ReportMismatch,
-    generate_trades,
-    load_etl_job,
-    load_named_queries,
-    open_lake,
-    run_data_lake,
-)
+from refarch.local.data_lake import open_lake, run_data_lake
+from refarch.local.engines.duckdb_sql import load_named_queries
+from refarch.local.engines.glue import load_etl_job
+from refarch.local.generators.trades import REJECT_REASONS, generate_trades
+from refarch.local.reports.data_lake import DataLakeRunReport, ReportMismatch
 from tests.spark_fixtures import spark  # noqa: F401
 
 SMALL = {"rows": 300, "seed": 11}

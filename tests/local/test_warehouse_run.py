@@ -11,19 +11,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from refarch.local.data_lake import REJECT_REASONS
-
-from refarch.local.warehouse import (
-    REDSHIFT_ONLY,
-    StatementRun,
-    WarehouseReportMismatch,
-    WarehouseRunReport,
-    loader_statements,
-    open_warehouse,
-    run_statement,
-    run_warehouse,
-    write_sample_lake,
-)
+from refarch.local.engines.redshift_local import StatementRun, open_warehouse, run_statement
+from refarch.local.engines.redshift_sql import REDSHIFT_ONLY
+from refarch.local.generators.curated_lake import write_sample_lake
+from refarch.local.generators.trades import REJECT_REASONS
+from refarch.local.reports.warehouse import WarehouseReportMismatch, WarehouseRunReport
+from refarch.local.warehouse import loader_statements, run_warehouse
 
 SMALL = {"rows": 120, "seed": 13}
 

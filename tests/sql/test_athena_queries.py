@@ -13,13 +13,8 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from refarch.local.data_lake import (
-    ATHENA_QUERIES,
-    load_named_queries,
-    open_lake,
-    run_named_query,
-    to_duckdb,
-)
+from refarch.local.data_lake import open_lake
+from refarch.local.engines.duckdb_sql import ATHENA_QUERIES, load_named_queries, run_named_query, to_duckdb
 
 QUERY_FILES = sorted(ATHENA_QUERIES.glob("*.sql"))
 

@@ -21,30 +21,34 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, UnsupportedError
 
-from refarch.local.data_lake import TRADES_COLUMNS
-from tests.lambda_loader import load as load_lambda
-from refarch.local.warehouse import (
+from refarch.local.engines.redshift_local import (
     LOCAL_VARIABLES,
-    WAREHOUSE_QUERIES,
-    WAREHOUSE_SQL,
     attach_lake,
-    copy_checks,
-    copy_parts,
-    external_schema_checks,
-    external_schema_parts,
-    loader_sql_text,
-    loader_statements,
     open_warehouse,
+    run_statement,
+    write_full_manifest,
+)
+from refarch.local.engines.redshift_sql import (
+    copy_parts,
+    external_schema_parts,
     redshift_only_reason,
     redshift_to_duckdb,
-    replay,
     run_query,
-    run_statement,
+)
+from refarch.local.lake_catalog import TRADES_COLUMNS
+from refarch.local.warehouse import (
+    WAREHOUSE_QUERIES,
+    WAREHOUSE_SQL,
+    copy_checks,
+    external_schema_checks,
+    loader_sql_text,
+    loader_statements,
+    replay,
     statement_checks,
     statement_files,
     warehouse_queries,
-    write_full_manifest,
 )
+from tests.lambda_loader import load as load_lambda
 
 loader_sql = load_lambda("redshift_loader", "redshift_loader_sql")
 SETUP_FILES = sorted((WAREHOUSE_SQL / "setup").glob("*.sql"))

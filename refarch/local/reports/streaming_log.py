@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from refarch.local.generators.clickstream import Traffic
-from refarch.local.data_lake import QueryResult
+from refarch.local.engines.duckdb_sql import QueryResult
 
 HOP_WINDOWS = 5   # a record counts in 5 sliding windows (5 minutes, every minute)
 
