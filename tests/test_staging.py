@@ -1,4 +1,4 @@
-"""Staged asset folders are rebuilt or verified before reuse, never trusted from a shared path."""
+"""Staged asset folders live in the app's output folder and are rebuilt or verified before reuse."""
 
 from __future__ import annotations
 
@@ -60,7 +60,16 @@ def test_a_symlinked_root_is_refused(tmp_path):
         private_root(tmp_path / "link")
 
 
-def test_the_default_root_is_per_user_not_the_shared_temporary_folder(monkeypatch, tmp_path):
-    monkeypatch.delenv("REFARCH_STAGING_DIR", raising=False)
-    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
-    assert private_root() == tmp_path / f"refarch-assets-{os.getuid()}"
+@pytest.mark.synth
+def test_a_construct_stages_in_its_apps_output_folder_not_a_shared_temporary_one(tmp_path, sources):
+    from aws_cdk import App, Stack
+
+    from refarch.constructs.python_function import stage_asset
+
+    function = sources[0][1].parent
+    app = App(outdir=str(tmp_path / "cdk.out"))
+    staged = stage_asset(Stack(app, "Stack"), function, {"queries": function / "sql"})
+    assert staged.parent == tmp_path / "cdk.out" / "staging"
+    assert oct(staged.parent.stat().st_mode & 0o777) == "0o700"
+    assert contents(staged) == {"handler.py": "def handler(event, context): ...\n", "sql/01.sql": "select 1;\n",
+                                "queries/01.sql": "select 1;\n"}

@@ -16,7 +16,7 @@ from constructs import Construct
 
 from refarch.constructs.logs import encrypted_log_group
 from refarch.constructs.nag import acknowledge
-from refarch.constructs.staging import source_files, stage
+from refarch.constructs.staging import source_files, stage, staging_root
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.X86_64
@@ -38,19 +38,20 @@ def powertools_layer_name() -> str:
     return f"AWSLambdaPowertoolsPythonV3-{RUNTIME.name.replace('.', '')}-{ARCHITECTURE.name}"
 
 
-def stage_asset(source: Path, extra_folders: Mapping[str, Path]) -> Path:
+def stage_asset(scope: Construct, source: Path, extra_folders: Mapping[str, Path]) -> Path:
     """`source`, plus each extra folder copied in under its name (e.g. the SQL a function
-    runs, kept in one place in the repository)."""
+    runs, kept in one place in the repository), staged in the app's output folder."""
     if not extra_folders:
         return source
     files = source_files(source)
     for name, folder in sorted(extra_folders.items()):
         files += source_files(folder, Path(name))
-    return stage(source.name, files)
+    return stage(source.name, files, root=staging_root(scope))
 
 
 class PythonFunction(Construct):
-    """A function from one folder under lambda/, its handler `<module>.handler`."""
+    """A function whose code is the folder `source` (its handler e.g. `<module>.handler`),
+    plus `extra_folders` copied in under their names."""
 
     def __init__(self, scope: Construct, id: str, *, source: Path, handler: str, key: kms.IKey,
                  log_retention_days: int, removal_policy: RemovalPolicy,
@@ -79,7 +80,7 @@ class PythonFunction(Construct):
         self.function = lambda_.Function(
             self, "Function",
             runtime=RUNTIME, architecture=ARCHITECTURE,
-            code=lambda_.Code.from_asset(str(stage_asset(source, extra_folders or {})),
+            code=lambda_.Code.from_asset(str(stage_asset(self, source, extra_folders or {})),
                                          exclude=["__pycache__", "*.pyc"]),
             handler=handler, role=self.role, layers=[layer],
             memory_size=memory_mb, timeout=timeout, reserved_concurrent_executions=reserved_concurrency,

@@ -3,9 +3,10 @@ the SQL it runs; a Flink job and the shared entry point), named by their content
 asset changes only when a file does.
 
 A staged folder is what CDK zips and deploys, so it is never trusted because it exists:
-it lives in a folder of this user's only (not a shared, predictable temporary path another
-user could fill first), and before it is reused its files are checked against the sources,
-byte for byte; a folder that differs is rebuilt.
+it lives in the app's own output folder (cdk.out, or the folder the app was given), in a
+`staging/` folder only this user may write, never at a shared, predictable temporary path
+another user could fill first; and before it is reused its files are checked against the
+sources, byte for byte; a folder that differs is rebuilt.
 """
 
 from __future__ import annotations
@@ -18,10 +19,16 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-STAGING_ROOT_ENV = "REFARCH_STAGING_DIR"
+from aws_cdk import Stage
+from constructs import IConstruct
 
 
-def stage(name: str, files: Sequence[tuple[Path, Path]], *, root: Path | None = None) -> Path:
+def staging_root(scope: IConstruct) -> Path:
+    """`staging/` in the output folder of `scope`'s app, where its assets are written too."""
+    return Path(Stage.of(scope).asset_outdir) / "staging"
+
+
+def stage(name: str, files: Sequence[tuple[Path, Path]], *, root: Path) -> Path:
     """A folder holding each (relative path, source file) pair; built once per content."""
     expected = {Path(relative): _sha256(source) for relative, source in files}
     digest = hashlib.sha256()
@@ -46,15 +53,14 @@ def stage(name: str, files: Sequence[tuple[Path, Path]], *, root: Path | None = 
     return staged
 
 
-def private_root(root: Path | None = None) -> Path:
-    """The staging folder: `root`, $REFARCH_STAGING_DIR or a per-user folder under the
-    temporary directory; created mode 0700, and refused if another user owns it or may write it."""
-    root = Path(root or os.environ.get(STAGING_ROOT_ENV) or Path(tempfile.gettempdir()) / f"refarch-assets-{os.getuid()}")
+def private_root(root: Path) -> Path:
+    """`root`, created mode 0700, and refused if another user owns it or may write it."""
+    root = Path(root)
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     info = root.lstat()
     if stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         raise RuntimeError(f"{root}: not a private folder of this user (owner {info.st_uid}, mode "
-                           f"{stat.filemode(info.st_mode)}); remove it or set {STAGING_ROOT_ENV}")
+                           f"{stat.filemode(info.st_mode)}); remove it")
     return root
 
 
