@@ -67,13 +67,14 @@ def flink_stack(jar):
     from aws_cdk import aws_kms as kms
 
     from refarch.constructs.flink_application import FlinkSqlApplication
-    from refarch.paths import JOBS_ROOT
+    from refarch.paths import FLINK_ROOT
 
     stack = Stack(App(), "Flink", env=Environment(account="123456789012", region="us-east-1"))
     vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, subnet_configuration=[ec2.SubnetConfiguration(
         name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)])
     stream = kinesis.Stream(stack, "Events")
-    FlinkSqlApplication(stack, "Job", jobs_root=JOBS_ROOT / "flink", job="streaming_log", source=stream,
+    FlinkSqlApplication(stack, "Job", entry_point=FLINK_ROOT / "main.py", job_folder=FLINK_ROOT / "streaming_log",
+                        source=stream,
                         sinks={n: stream for n in ("clean", "deadletters", "windows", "alerts")},
                         key=kms.Key(stack, "Key"), vpc=vpc, log_retention_days=7,
                         removal_policy=RemovalPolicy.DESTROY, connector_jar=jar, start_on_deploy=False)

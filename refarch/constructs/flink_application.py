@@ -1,10 +1,12 @@
 """A Flink SQL application on Managed Service for Apache Flink (runtime FLINK-1_20).
 
-The application code is a zip built from jobs/flink/: the shared `main.py`, one job
-folder (its Kinesis DDL, views and queries) and the Kinesis SQL connector jar under lib/.
-The jar does not come from PyPI or npm: `make flink-deps` fetches it. Without it the
-construct still synthesizes (tests and CI need no jar), but the zip is not deployable,
-and `refarch deploy` refuses to ship it (see `missing_connector`).
+The application code is a zip assembled from the files it is given: the PyFlink entry
+point (this project's jobs/flink/main.py), one job folder (its Kinesis DDL, views and
+queries: every .sql file under it) and the Kinesis SQL connector jar under lib/. The zip is
+staged in the app's output folder. The jar does not come from PyPI or npm (`make flink-deps`
+fetches this project's). Without it the construct still synthesizes (tests and CI need no
+jar), but the zip is not deployable, and `refarch deploy` refuses to ship it (see
+`missing_connector`).
 """
 
 from __future__ import annotations
@@ -29,26 +31,30 @@ from refarch.constructs.alarms import alarm_when
 from refarch.constructs.checkov import skip_check
 from refarch.constructs.logs import encrypted_log_group
 from refarch.constructs.nag import acknowledge_resource
-from refarch.constructs.staging import source_files, stage
+from refarch.constructs.staging import source_files, stage, staging_root
 
 RUNTIME = "FLINK-1_20"
-CONNECTOR_JAR = "flink-sql-connector-kinesis-5.0.0-1.20.jar"
 RUN_OPTIONS_GROUP = "kinesis.analytics.flink.run.options"
 JOB_PROPERTIES_GROUP = "refarch.job"
 MINUTE = Duration.minutes(1)
 # How a restarted application restores its state (a custom snapshot needs a snapshot name).
 RESTORE_TYPES = ("RESTORE_FROM_LATEST_SNAPSHOT", "SKIP_RESTORE_FROM_SNAPSHOT")
+# aws-cdk-lib runs every AwsCustomResource of a stack on one provider function, a singleton
+# of this id; its log group is one per stack too, under an id of its own.
+_SDK_PROVIDER_ID = "AWS679f53fac002430cb0da5b7982bd2287"
+_SDK_PROVIDER_LOGS_ID = f"{_SDK_PROVIDER_ID}Logs"
 
 
 class FlinkSqlApplication(Construct):
-    """Runs `jobs_root/<job>` reading `source`, writing `sinks` (property name -> stream).
+    """Runs the SQL of `job_folder` with `entry_point`, reading `source`, writing `sinks`
+    (property name -> stream); the job's name is the folder's name.
 
     In the isolated subnets, logs to an encrypted log group, checkpoints and snapshots on,
     parallelism and autoscaling from arguments; the role may read the source, write the
     sinks, use the key, write its logs and read its code, and nothing else.
     """
 
-    def __init__(self, scope: Construct, id: str, *, jobs_root: Path, job: str,
+    def __init__(self, scope: Construct, id: str, *, entry_point: Path, job_folder: Path,
                  source: kinesis.IStream, sinks: Mapping[str, kinesis.IStream], key: kms.IKey,
                  vpc: ec2.IVpc, log_retention_days: int, removal_policy: RemovalPolicy,
                  connector_jar: Path, parallelism: int = 1, parallelism_per_kpu: int = 1,
@@ -64,8 +70,11 @@ class FlinkSqlApplication(Construct):
         `job_properties` are further runtime properties the job's SQL or main.py reads
         (e.g. attribution.minutes, source.idle.timeout)."""
         super().__init__(scope, id)
-        if not (jobs_root / job / "queries").is_dir() or not (jobs_root / "main.py").is_file():
-            raise ValueError(f"FlinkSqlApplication job={job!r}: no {jobs_root / job}/queries or main.py")
+        if not entry_point.is_file():
+            raise ValueError(f"FlinkSqlApplication entry_point={entry_point}: no such file")
+        if not job_folder.is_dir() or not any(job_folder.rglob("*.sql")):
+            raise ValueError(f"FlinkSqlApplication job_folder={job_folder}: not a folder of .sql files")
+        job = job_folder.name
         if not 1 <= parallelism <= 1000 or not 1 <= parallelism_per_kpu <= 8:
             raise ValueError(f"FlinkSqlApplication parallelism={parallelism!r} (1 to 1000), "
                              f"parallelism_per_kpu={parallelism_per_kpu!r} (1 to 8)")
@@ -76,7 +85,8 @@ class FlinkSqlApplication(Construct):
         stack = Stack.of(self)
         self.connector_jar = connector_jar
         self.missing_connector = not connector_jar.is_file()
-        self.code = assets.Asset(self, "Code", path=str(stage_application(jobs_root, job, connector_jar)))
+        self.code = assets.Asset(self, "Code", path=str(stage(
+            f"flink-{job}", application_files(entry_point, job_folder, connector_jar), root=staging_root(self))))
 
         self.log_group = encrypted_log_group(self, "Logs", key=key, retention_days=log_retention_days,
                                              removal_policy=removal_policy)
@@ -100,7 +110,7 @@ class FlinkSqlApplication(Construct):
                         s3_content_location=flink.CfnApplication.S3ContentLocationProperty(
                             bucket_arn=self.code.bucket.bucket_arn, file_key=self.code.s3_object_key))),
                 environment_properties=flink.CfnApplication.EnvironmentPropertiesProperty(property_groups=[
-                    _group(RUN_OPTIONS_GROUP, {"python": "main.py", "jarfile": f"lib/{CONNECTOR_JAR}"}),
+                    _group(RUN_OPTIONS_GROUP, {"python": entry_point.name, "jarfile": f"lib/{connector_jar.name}"}),
                     _group(JOB_PROPERTIES_GROUP, properties)]),
                 flink_application_configuration=flink.CfnApplication.FlinkApplicationConfigurationProperty(
                     checkpoint_configuration=flink.CfnApplication.CheckpointConfigurationProperty(
@@ -140,10 +150,12 @@ class FlinkSqlApplication(Construct):
         stack = Stack.of(self)
         application_arn = stack.format_arn(service="kinesisanalytics", resource="application",
                                            resource_name=self.application.ref)
-        # The provider function is one per stack; so is its (encrypted) log group.
-        provider_logs = stack.node.try_find_child("CustomResourceLogs") or encrypted_log_group(
-            stack, "CustomResourceLogs", key=key, retention_days=log_retention_days,
-            removal_policy=removal_policy)
+        # The provider is one per stack, so is its (encrypted) log group: created with the
+        # provider, or not at all (a provider made before this decides its own logs).
+        provider_logs = stack.node.try_find_child(_SDK_PROVIDER_LOGS_ID)
+        if provider_logs is None and stack.node.try_find_child(_SDK_PROVIDER_ID) is None:
+            provider_logs = encrypted_log_group(stack, _SDK_PROVIDER_LOGS_ID, key=key,
+                                                retention_days=log_retention_days, removal_policy=removal_policy)
         starter = cr.AwsCustomResource(
             self, "StartOnCreate", install_latest_aws_sdk=False, log_group=provider_logs,
             on_create=cr.AwsSdkCall(
@@ -211,15 +223,15 @@ class FlinkSqlApplication(Construct):
         ]
 
 
-def stage_application(jobs_root: Path, job: str, connector_jar: Path) -> Path:
-    """A folder laid out as the application zip: main.py, the job's cloud DDL, views and
-    queries (not its local DDL), and lib/<connector jar> when it is present."""
-    files = [(Path("main.py"), jobs_root / "main.py")]
-    files += [(relative, path) for relative, path in source_files(jobs_root / job, Path(job))
-              if relative.suffix == ".sql" and "local" not in relative.parts]
+def application_files(entry_point: Path, job_folder: Path, connector_jar: Path) -> list[tuple[Path, Path]]:
+    """The application zip's files: the entry point, the job folder's .sql files under the
+    folder's name, and lib/<connector jar> when it is present."""
+    files = [(Path(entry_point.name), entry_point)]
+    files += [(relative, path) for relative, path in source_files(job_folder, Path(job_folder.name))
+              if relative.suffix == ".sql"]
     if connector_jar.is_file():
-        files.append((Path("lib") / CONNECTOR_JAR, connector_jar))
-    return stage(f"flink-{job}", files)
+        files.append((Path("lib") / connector_jar.name, connector_jar))
+    return files
 
 
 def _group(name: str, values: Mapping[str, str]) -> flink.CfnApplication.PropertyGroupProperty:

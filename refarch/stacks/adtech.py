@@ -25,7 +25,7 @@ from refarch.constructs.python_function import PythonFunction
 from refarch.constructs.stream import EncryptedStream
 from refarch.constructs.stream_consumer import StreamConsumer
 from refarch.constructs.stream_producer import StreamProducerAccess
-from refarch.paths import FLINK_CONNECTOR_JAR, JOBS_ROOT, LAMBDA_ROOT
+from refarch.paths import FLINK_CONNECTOR_JAR, FLINK_ROOT, LAMBDA_ROOT
 
 DEAD_LETTER_RETENTION_HOURS = 168   # a week to look at what the job rejected
 CTR_RETENTION_HOURS = 168           # a week to replay a batch the updater failed (refarch replay)
@@ -50,8 +50,8 @@ class AdTechStack(Stack):
         self.ad_servers = StreamProducerAccess(self, "AdServers", stream=self.events, key=data_key,
                                                description="refarch ad servers: ad events in, placement decisions out")
         self.job = FlinkSqlApplication(
-            self, "CtrJob", jobs_root=JOBS_ROOT / "flink", job="adtech", source=self.events,
-            sinks={"ctr": self.ctr, "deadletters": self.dead_letters}, key=data_key, vpc=vpc,
+            self, "CtrJob", entry_point=FLINK_ROOT / "main.py", job_folder=FLINK_ROOT / "adtech",
+            source=self.events, sinks={"ctr": self.ctr, "deadletters": self.dead_letters}, key=data_key, vpc=vpc,
             log_retention_days=log_retention_days, removal_policy=removal, connector_jar=FLINK_CONNECTOR_JAR,
             parallelism=settings.parallelism, alarm_topic=self.ops_topic, job_properties={
                 "attribution.minutes": str(settings.attribution_minutes),

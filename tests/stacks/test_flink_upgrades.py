@@ -9,7 +9,7 @@ from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 
 from refarch.constructs.flink_application import FlinkSqlApplication
-from refarch.paths import FLINK_CONNECTOR_JAR, JOBS_ROOT
+from refarch.paths import FLINK_CONNECTOR_JAR, FLINK_ROOT
 
 
 def applications(template: dict) -> list[dict]:
@@ -42,7 +42,8 @@ def test_an_unknown_restore_type_is_refused():
     vpc = ec2.Vpc(stack, "Vpc", nat_gateways=0, subnet_configuration=[ec2.SubnetConfiguration(
         name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)])
     with pytest.raises(ValueError, match="restore='RESTORE_FROM_CUSTOM_SNAPSHOT': allowed"):
-        FlinkSqlApplication(stack, "Job", jobs_root=JOBS_ROOT / "flink", job="adtech", source=stream,
+        FlinkSqlApplication(stack, "Job", entry_point=FLINK_ROOT / "main.py", job_folder=FLINK_ROOT / "adtech",
+                            source=stream,
                             sinks={"ctr": stream}, key=key, vpc=vpc, log_retention_days=7,
                             removal_policy=None, connector_jar=FLINK_CONNECTOR_JAR,
                             checkpoint_interval=Duration.minutes(1), restore="RESTORE_FROM_CUSTOM_SNAPSHOT")
