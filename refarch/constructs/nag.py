@@ -75,14 +75,3 @@ def acknowledge_cdk_providers(stack: Stack) -> None:
         acknowledge(provider, f"IAM4[{_BASIC_EXECUTION_ROLE}]",
                     f"{purpose}: aws-cdk-lib's provider role uses AWSLambdaBasicExecutionRole "
                     "only to write its own logs during deployment")
-
-
-def acknowledge_kms_grant_families(construct: IConstruct) -> None:
-    """CDK's KMS grants (grant_read_write_data, grant_send_messages, ...) name action
-    families (kms:GenerateDataKey*, kms:ReEncrypt*) on the one key they grant; the
-    resource is that key, not a wildcard."""
-    for family in ("GenerateDataKey*", "ReEncrypt*"):
-        acknowledge(construct, f"IAM5[Action::kms:{family}]",
-                    f"kms:{family} is the action family CDK's KMS grant uses; it applies to the "
-                    "single customer-managed key named as the resource")
-

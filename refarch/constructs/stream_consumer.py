@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
-from aws_cdk.aws_lambda_event_sources import KinesisEventSource, SqsDlq
 from constructs import Construct
 
 from refarch.constructs.alarms import FIVE_MINUTES, alarm_when
-from refarch.constructs.nag import acknowledge, acknowledge_kms_grant_families
+from refarch.constructs.nag import acknowledge
+
+# What Lambda's poller calls on a stream read with shard iterators (no enhanced fan-out).
+READ_STREAM = ("kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
+               "kinesis:GetShardIterator", "kinesis:ListShards")
 
 
 class StreamConsumer(Construct):
@@ -29,6 +33,11 @@ class StreamConsumer(Construct):
     (the replay window; with `min_replay_window`, synth refuses a shorter one); an alarm
     fires when the oldest failed batch has used up all but a day (or half) of it.
     `stream_retention` defaults to the stream's own, when it is a Stream of this app.
+
+    The event source mapping and the permissions it needs (read `stream`, decrypt with its
+    key, send to the failure queue) are this construct's: `policy` is attached to the
+    function's role, whose own policy is left as the caller wrote it. For a function whose
+    role is not known here (imported), attach `statements` to it yourself.
     """
 
     def __init__(self, scope: Construct, id: str, *, stream: kinesis.IStream,
@@ -45,6 +54,8 @@ class StreamConsumer(Construct):
             raise ValueError(f"StreamConsumer retry_attempts={retry_attempts!r}: allowed 0 to 10000")
         if not 60 <= max_record_age.to_seconds() <= 604800:
             raise ValueError("StreamConsumer max_record_age: allowed 1 minute to 7 days")
+        if not 0 <= max_batching_window.to_seconds() <= 300:
+            raise ValueError("StreamConsumer max_batching_window: allowed 0 to 300 seconds")
         stream_retention = stream_retention or _retention_of(stream)
         window = stream_retention.to_seconds() - max_record_age.to_seconds()
         minimum = (min_replay_window or Duration.hours(1)).to_seconds()
@@ -62,14 +73,27 @@ class StreamConsumer(Construct):
         acknowledge(self.dead_letter_queue, "SQS3",
                     "This queue is itself the on-failure destination of the event source "
                     "mapping; it holds the metadata of batches that exhausted their retries")
-        function.add_event_source(KinesisEventSource(
-            stream, starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-            batch_size=batch_size, max_batching_window=max_batching_window,
-            bisect_batch_on_error=True, retry_attempts=retry_attempts,
-            max_record_age=max_record_age, report_batch_item_failures=True,
-            on_failure=SqsDlq(self.dead_letter_queue)))
-        if function.role is not None:  # SqsDlq grants the encrypted queue's key by families
-            acknowledge_kms_grant_families(function.role)
+        keys = [k for k in (stream.encryption_key, key) if k is not None]
+        self.statements = [
+            iam.PolicyStatement(actions=list(READ_STREAM), resources=[stream.stream_arn]),
+            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.dead_letter_queue.queue_arn]),
+            # Decrypt to read the stream; GenerateDataKey (and Decrypt) to send to the queue.
+            iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                                resources=list(dict.fromkeys(k.key_arn for k in keys)))]
+        self.policy = None if function.role is None else iam.Policy(
+            self, "ConsumerAccess", roles=[function.role], statements=self.statements)
+        self.mapping = lambda_.CfnEventSourceMapping(
+            self, "Mapping", function_name=function.function_name, event_source_arn=stream.stream_arn,
+            starting_position="TRIM_HORIZON", batch_size=batch_size,
+            maximum_batching_window_in_seconds=int(max_batching_window.to_seconds()),
+            bisect_batch_on_function_error=True, maximum_retry_attempts=retry_attempts,
+            maximum_record_age_in_seconds=int(max_record_age.to_seconds()),
+            function_response_types=["ReportBatchItemFailures"],
+            destination_config=lambda_.CfnEventSourceMapping.DestinationConfigProperty(
+                on_failure=lambda_.CfnEventSourceMapping.OnFailureProperty(
+                    destination=self.dead_letter_queue.queue_arn)))
+        if self.policy is not None:  # Lambda checks the role can read the stream when the mapping is created
+            self.mapping.node.add_dependency(self.policy)
 
         self.iterator_age_alarm = alarm_when(
             self, "IteratorAge", topic=alarm_topic, above=iterator_age_alarm.to_milliseconds(),
