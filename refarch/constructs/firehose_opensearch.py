@@ -43,7 +43,11 @@ class StreamToOpenSearch(Construct):
         self.security_group = ec2.SecurityGroup(self, "SecurityGroup", vpc=vpc, allow_all_outbound=False,
                                                 description="Firehose to OpenSearch: HTTPS to the domain")
         self.security_group.add_egress_rule(domain.security_group, ec2.Port.tcp(443), "HTTPS to the domain")
-        domain.allow_https_from(self.security_group, "Firehose delivery")
+        # The domain's group admits this delivery by a rule of this construct's, not one added to it.
+        self.domain_ingress = ec2.CfnSecurityGroupIngress(
+            self, "DomainIngress", group_id=domain.security_group.security_group_id, ip_protocol="tcp",
+            from_port=443, to_port=443, source_security_group_id=self.security_group.security_group_id,
+            description="Firehose delivery")
         self.log_group = encrypted_log_group(self, "Logs", key=key, retention_days=log_retention_days,
                                              removal_policy=removal_policy)
         delivery_log = logs.LogStream(self, "SearchDelivery", log_group=self.log_group, removal_policy=removal_policy)

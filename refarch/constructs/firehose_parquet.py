@@ -147,9 +147,13 @@ class FirehoseToParquet(Construct):
                         "the S3 output is encrypted with the same key")
         # Firehose checks its role's permissions on creation: the policy must exist first.
         self.delivery_stream.node.add_dependency(self.role.node.find_child("DefaultPolicy"))
-        if processor is not None:
-            processor.add_to_role_policy(iam.PolicyStatement(
-                actions=["firehose:PutRecordBatch"], resources=[self.delivery_stream_arn]))
+        # The processor re-ingests what does not fit in its response: this construct's policy on
+        # its role (the role's own policy stays the caller's). An imported processor whose role
+        # is not known here needs `processor_statements` attached by the caller.
+        self.processor_statements = [] if processor is None else [iam.PolicyStatement(
+            actions=["firehose:PutRecordBatch"], resources=[self.delivery_stream_arn])]
+        self.processor_policy = None if processor is None or processor.role is None else iam.Policy(
+            self, "ProcessorReingest", roles=[processor.role], statements=self.processor_statements)
         self.alarms = self._alarms(processor, alarm_topic, buffer_interval)
 
     def _role(self, bucket: s3.IBucket, key: kms.IKey, table: PartitionedParquetTable,

@@ -129,10 +129,15 @@ def test_firehose_role_reads_only_this_table_and_invokes_only_the_transform(temp
 
 
 def test_transform_may_reingest_into_its_own_stream_only(template):
+    # The grant is the delivery construct's own policy on the transform's role; the role's
+    # default policy (the stack's) holds only its logs.
     policies = template.find_resources("AWS::IAM::Policy")
-    (policy,) = [p for k, p in policies.items() if k.startswith("TransformRole")]
-    (put,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"]
-              if s["Action"] == "firehose:PutRecordBatch"]
+    puts = [(k, s) for k, p in policies.items() for s in p["Properties"]["PolicyDocument"]["Statement"]
+            if "firehose:PutRecordBatch" in s["Action"]]
+    [(owner, put)] = puts
+    assert owner.startswith("DeliveryProcessorReingest")
+    assert policies[owner]["Properties"]["Roles"] == [{"Ref": "TransformRole30EB06CF"}]
+    assert put["Action"] == "firehose:PutRecordBatch"
     assert put["Resource"] == ("arn:aws:firehose:us-east-1:123456789012:"
                                "deliverystream/refarch-dev-FirehoseParquet-Delivery")
 
