@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Names
 from aws_cdk import aws_cloudtrail as cloudtrail
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from refarch.constructs.buckets import secure_bucket
-from refarch.constructs.keys import EncryptionKey
+from refarch.constructs.keys import CLOUDTRAIL, EncryptionKey
+from refarch.constructs.lifecycle import removal_policy
 
 
 class AuditTrail(Construct):
@@ -16,16 +18,22 @@ class AuditTrail(Construct):
 
     Log files move to Glacier after `archive_after_days`; they are never expired here:
     how long audit evidence is kept is a compliance decision, not a default.
+
+    `key` encrypts the bucket and the log files, so its policy must let this account's
+    trails use it: `EncryptionKey(..., services=["cloudtrail"])` does. Without a key, the
+    trail gets one of its own that does (`self.key`).
     """
 
-    def __init__(self, scope: Construct, id: str, *, key: EncryptionKey,
-                 access_logs: s3.IBucket, retain: bool, archive_after_days: int = 90) -> None:
+    def __init__(self, scope: Construct, id: str, *, access_logs: s3.IBucket, retain: bool,
+                 key: kms.IKey | None = None, archive_after_days: int = 90) -> None:
         super().__init__(scope, id)
         if archive_after_days < 1:
             raise ValueError(f"AuditTrail archive_after_days={archive_after_days!r}: allowed 1 or more")
-        key.allow_cloudtrail()
+        self.key = key or EncryptionKey(
+            self, "Key", alias=f"alias/{Names.unique_id(self)}", services=[CLOUDTRAIL],
+            description="Encrypts the audit trail's log files", removal_policy=removal_policy(retain=retain)).key
         self.bucket = secure_bucket(
-            self, "Bucket", key=key.key, access_logs=access_logs, retain=retain,
+            self, "Bucket", key=self.key, access_logs=access_logs, retain=retain,
             lifecycle_rules=[s3.LifecycleRule(id="ArchiveTrailLogs", transitions=[
                 s3.Transition(storage_class=s3.StorageClass.GLACIER,
                               transition_after=Duration.days(archive_after_days))])],
@@ -34,7 +42,7 @@ class AuditTrail(Construct):
         self.trail = cloudtrail.Trail(
             self, "Trail",
             bucket=self.bucket,
-            encryption_key=key.key,
+            encryption_key=self.key,
             is_multi_region_trail=True,
             include_global_service_events=True,
             enable_file_validation=True,

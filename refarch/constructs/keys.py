@@ -19,30 +19,35 @@ SERVICE_PRINCIPALS = {
     "s3": ("s3.amazonaws.com", True),
     "events": ("events.amazonaws.com", False),
 }
+CLOUDTRAIL = "cloudtrail"   # trails of this account encrypting log files (statements of their own)
 
 
 class EncryptionKey(Construct):
     """A symmetric KMS key with yearly rotation, an alias and service grants.
 
     CloudWatch Logs is always allowed (every log group here is encrypted), restricted
-    to log groups of this account and region by the encryption context.
+    to log groups of this account and region by the encryption context. `services` names
+    the other services allowed: any of SERVICE_PRINCIPALS, and "cloudtrail".
     """
 
     def __init__(self, scope: Construct, id: str, *, alias: str, description: str,
                  services: Sequence[str] = (), removal_policy: RemovalPolicy,
                  pending_window: Duration = Duration.days(30)) -> None:
         super().__init__(scope, id)
-        unknown = sorted(set(services) - set(SERVICE_PRINCIPALS))
+        unknown = sorted(set(services) - set(SERVICE_PRINCIPALS) - {CLOUDTRAIL})
         if unknown:
             raise ValueError(f"EncryptionKey services: unknown {unknown}; "
-                             f"allowed {sorted(SERVICE_PRINCIPALS)}")
+                             f"allowed {sorted([*SERVICE_PRINCIPALS, CLOUDTRAIL])}")
         stack = Stack.of(self)
         self.key = kms.Key(self, "Key", alias=alias, description=description,
                            enable_key_rotation=True, removal_policy=removal_policy,
                            pending_window=pending_window)
         self._allow_cloudwatch_logs(stack)
         for service in services:
-            self._allow_service(stack, service)
+            if service == CLOUDTRAIL:
+                self.allow_cloudtrail()
+            else:
+                self._allow_service(stack, service)
 
     def _allow_cloudwatch_logs(self, stack: Stack) -> None:
         self.key.add_to_resource_policy(iam.PolicyStatement(

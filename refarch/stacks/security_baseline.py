@@ -39,7 +39,7 @@ class SecurityBaselineStack(Stack):
             services=("cloudwatch", "events"))
         self.audit_encryption = EncryptionKey(
             self, "AuditKey", alias=f"{prefix}/audit", removal_policy=removal,
-            description="Encrypts refarch's CloudTrail log files and VPC flow logs")
+            description="Encrypts refarch's CloudTrail log files and VPC flow logs", services=("cloudtrail",))
 
         self.access_logs = access_log_bucket(
             self, "AccessLogs", retention_days=settings.access_log_retention_days,
@@ -50,7 +50,7 @@ class SecurityBaselineStack(Stack):
             interface_endpoints=settings.interface_endpoints,
             flow_log_key=self.audit_encryption.key,
             flow_log_retention_days=settings.log_retention_days, removal_policy=removal)
-        self.audit_trail = AuditTrail(self, "AuditTrail", key=self.audit_encryption,
+        self.audit_trail = AuditTrail(self, "AuditTrail", key=self.audit_encryption.key,
                                       access_logs=self.access_logs, retain=retain_data)
         self._export_what_patterns_use()
         add_outputs(self, {"DataKeyArn": self.data_key.key_arn, "VpcId": self.vpc.vpc_id})
