@@ -64,13 +64,14 @@ class SearchIndexSetup(Construct):
 
     def __init__(self, scope: Construct, id: str, *, vpc: ec2.IVpc, key: kms.IKey, domain_name: str,
                  source: Path, log_retention_days: int, removal_policy: RemovalPolicy,
-                 powertools_layer_version: int) -> None:
+                 powertools_layer_version: str, handler: str = "search_index_setup.handler") -> None:
+        """`source` is the setup function's code (this project's lambda/search_index_setup)."""
         super().__init__(scope, id)
         stack = Stack.of(self)
         self.security_group = ec2.SecurityGroup(self, "SecurityGroup", vpc=vpc, allow_all_outbound=False,
                                                 description="Search index setup: HTTPS to the domain")
         self.function = PythonFunction(
-            self, "Function", source=source, handler="search_index_setup.handler", key=key,
+            self, "Function", source=source, handler=handler, key=key,
             log_retention_days=log_retention_days, removal_policy=removal_policy,
             powertools_layer_version=powertools_layer_version, timeout=Duration.minutes(2),
             vpc=vpc, vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED))
