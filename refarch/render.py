@@ -38,7 +38,7 @@ def print_gate_table(reports, console: Console) -> None:
 
 
 def print_posture(report, console: Console) -> None:
-    """The baseline's posture (refarch.local.baseline.PostureReport) in full."""
+    """The baseline's posture (refarch.local.reports.baseline.PostureReport) in full."""
     keys = Table(title="customer-managed keys")
     keys.add_column("key")
     keys.add_column("rotation")
