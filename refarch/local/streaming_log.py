@@ -23,11 +23,24 @@ from pathlib import Path
 from typing import Any
 
 from refarch import clickstream_schema as schema
+from refarch.constructs.athena import read_named_queries
 from refarch.local.engines.api_gateway import edge_reasons
+from refarch.local.engines.duckdb_sql import QueryResult, run_named_query
+from refarch.local.engines.firehose import write_dated_parquet
+from refarch.local.engines.opensearch import mapping_problems
+from refarch.local.engines.redshift_streaming import run_streaming_view
 from refarch.local.generators.clickstream import Traffic, generate_traffic
 from refarch.local.reports.streaming_log import StreamingLogReport
 from refarch.local.streaming_log_job import JobOutput, run_job
-from refarch.local.streaming_log_sinks import mapping_problems, query_lake, run_warehouse, write_lake
+from refarch.paths import SQL_ROOT
+
+ATHENA_QUERIES = SQL_ROOT / "athena" / "clickstream"
+# lake table -> (the job's sink, its Glue columns, the field whose date partitions it)
+LAKE_TABLES = {
+    "clickstream_events": ("clean_events", schema.glue_columns(), "event_time"),
+    "clickstream_windows": ("click_windows", schema.WINDOW_COLUMNS, "window_start"),
+    "clickstream_dead_letters": ("dead_letters", schema.DEAD_LETTER_COLUMNS, "received_at"),
+}
 
 
 def run_streaming_log(size: int = 400, *, seed: int = 12, batch_size: int = 20, batch_max: int = schema.MAX_BATCH,
@@ -53,7 +66,7 @@ def _run(traffic: Traffic, workdir: Path, table_env: Any, batch_max: int) -> Str
     lake_rows, queries = query_lake(workdir / "lake")
     documents = [json.dumps(row) for row in clean]
     problems = [p for doc in clean for p in mapping_problems(doc, schema.opensearch_mapping())]
-    warehouse = run_warehouse(documents)
+    warehouse = run_streaming_view(documents)
     lake_ids = sorted((r["event_id"], r["status"], r["late"], r["is_bot"]) for r in clean)
     view_ids = sorted((r["event_id"], r["status"], r["late"], r["is_bot"]) for r in warehouse.rows)
     windows = Counter(r["window_kind"] for r in output.rows["click_windows"])
@@ -73,3 +86,23 @@ def _run(traffic: Traffic, workdir: Path, table_env: Any, batch_max: int) -> Str
         search_documents=len(documents), search_problems=problems, warehouse_rows=len(warehouse.rows),
         warehouse_matches_lake=lake_ids == view_ids, queries=queries + warehouse.queries, expected=traffic,
         seconds=output.seconds)
+
+
+def write_lake(rows: dict[str, list[dict]], root: Path) -> dict[str, dict[str, int]]:
+    """Each sink's rows as its delivery stream writes them to its lake table; rows per table and
+    dt= partition."""
+    return {table: write_dated_parquet(rows[sink], columns, date_field, root / table)
+            for table, (sink, columns, date_field) in LAKE_TABLES.items()}
+
+
+def query_lake(root: Path) -> tuple[dict[str, int], list[QueryResult]]:
+    """Rows per lake table as DuckDB reads the Parquet back, and every named query's result."""
+    import duckdb
+
+    connection = duckdb.connect()
+    counts = {}
+    for table in LAKE_TABLES:
+        connection.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet("
+                           f"'{root / table}/*/*.parquet', hive_partitioning = true)")
+        counts[table] = connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    return counts, [run_named_query(connection, query) for query in read_named_queries(ATHENA_QUERIES)]

@@ -14,7 +14,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
-from refarch.local.streaming_log_sinks import STREAMING_SQL, events_view_sql, run_warehouse
+from refarch.local.engines.redshift_streaming import STREAMING_SQL, events_view_sql, run_streaming_view
 
 FILES = sorted(STREAMING_SQL.rglob("*.sql"))
 
@@ -49,7 +49,7 @@ def test_the_view_is_materialized_refreshes_itself_and_reads_the_stream_placehol
 
 
 def test_the_view_types_each_field_from_the_kinesis_record():
-    result = run_warehouse([clean(1, status=503, page="/cart", session_hint="s-9", referrer=""),
+    result = run_streaming_view([clean(1, status=503, page="/cart", session_hint="s-9", referrer=""),
                             clean(2, event_time="2024-05-01 10:01:07.250", is_bot=True, late=True, load_time_ms=None)],
                            arrived=datetime(2024, 5, 1, 10, 2))
     first, second = result.rows
@@ -68,7 +68,7 @@ def test_the_view_types_each_field_from_the_kinesis_record():
 
 
 def test_a_record_that_is_not_json_is_left_out_of_the_view():
-    assert [r["event_id"] for r in run_warehouse(["not json", clean(3)]).rows] == ["e-3"]
+    assert [r["event_id"] for r in run_streaming_view(["not json", clean(3)]).rows] == ["e-3"]
 
 
 def test_the_view_runs_on_duckdb_without_redshift_only_syntax():

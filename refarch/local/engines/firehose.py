@@ -1,6 +1,6 @@
-"""What Firehose does with its processor's answers, locally: the Ok records converted to Parquet
-with the Glue table's columns and types (record-format conversion), one Snappy file per dt=
-partition, and the failed records kept as error objects with their original data."""
+"""What Firehose writes, locally: records converted to Parquet with the Glue table's columns and
+types (record-format conversion), one Snappy file per dt= partition, and the records its
+processor failed kept as error objects with their original data."""
 
 from __future__ import annotations
 
@@ -46,3 +46,26 @@ def _convert(value, kind: str):
     if value is None or kind != "timestamp":
         return value
     return datetime.strptime(value, "%Y-%m-%d %H:%M:%S")  # the format the JSON SerDe reads
+
+
+def write_dated_parquet(rows: list[dict], columns, date_field: str, root: Path) -> dict[str, int]:
+    """Rows as a stream-fed delivery stream writes them: converted to Parquet with the Glue columns
+    (ISO-8601 timestamps parsed), one Snappy file per dt=<the date of `date_field`>/ (what its
+    dynamic-partitioning JQ query reads). Returns rows per partition."""
+    schema = arrow_schema(columns)
+    by_day: dict[str, list[dict]] = {}
+    for row in rows:
+        by_day.setdefault(row[date_field][:10], []).append(row)
+    written = {}
+    for day, day_rows in sorted(by_day.items()):
+        data = {name: [(_iso_timestamp(r.get(name)) if kind == "timestamp" else r.get(name)) for r in day_rows]
+                for name, kind in columns}
+        folder = root / f"dt={day}"
+        folder.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.table(data, schema=schema), folder / "part-0.parquet", compression="snappy")
+        written[day] = len(day_rows)
+    return written
+
+
+def _iso_timestamp(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
