@@ -166,14 +166,8 @@ def _parsed_time() -> str:
             f"    THEN {parsed} END")
 
 
-def _source(mode: str) -> str:
-    connector = {
-        "cloud": ("  'connector' = 'kinesis',\n  'stream.arn' = '${SOURCE_STREAM_ARN}',\n"
-                  "  'aws.region' = '${AWS_REGION}',\n"
-                  "  'source.init.position' = '${SOURCE_INIT_POSITION:-LATEST}',\n"),
-        "local": "  'connector' = 'filesystem',\n  'path' = '${SOURCE_PATH}',\n"}[mode]
-    where = {"cloud": "the events stream (one JSON event per Kinesis record, as the collection API puts them)",
-             "local": "files under ${SOURCE_PATH}, one record per line (the local twin of cloud/)"}[mode]
+def _source() -> str:
+    where = "the events stream (one JSON event per Kinesis record, as the collection API puts them)"
     return (f"{GENERATED}-- Source: {where}, read as raw text so that a record the job cannot parse still\n"
             "-- reaches the dead letters whole. Watermark bound "
             f"{WATERMARK_SECONDS} s (producer buffering, retries, clock\n"
@@ -189,23 +183,21 @@ def _source(mode: str) -> str:
             "  -- Arrival order: de-duplication keeps the first copy to arrive.\n"
             "  arrival AS PROCTIME(),\n"
             f"  WATERMARK FOR event_rowtime AS event_rowtime - INTERVAL '{WATERMARK_SECONDS}' SECOND\n"
-            f") WITH (\n{connector}  'format' = 'raw'\n)\n")
+            ") WITH (\n  'connector' = 'kinesis',\n  'stream.arn' = '${SOURCE_STREAM_ARN}',\n"
+            "  'aws.region' = '${AWS_REGION}',\n"
+            "  'source.init.position' = '${SOURCE_INIT_POSITION:-LATEST}',\n  'format' = 'raw'\n)\n")
 
 
-def _clean_sink(mode: str) -> str:
+def _clean_sink() -> str:
     columns = ",\n".join(f"  {name} {kind}" for name, kind in flink_columns())
-    connector = {
-        "cloud": "  'connector' = 'kinesis',\n  'stream.arn' = '${SINK_CLEAN_STREAM_ARN}',\n"
-                 "  'aws.region' = '${AWS_REGION}',\n",
-        "local": "  'connector' = 'filesystem',\n  'path' = '${OUTPUT_PATH}/clean_events',\n"}[mode]
-    where = {"cloud": "the clean-events Kinesis stream, which the lake's and the search index's Firehose\n"
-                      "-- streams and Redshift's streaming ingestion read",
-             "local": "JSON-lines files under ${OUTPUT_PATH}/clean_events (the local twin of cloud/)"}[mode]
+    where = ("the clean-events Kinesis stream, which the lake's and the search index's Firehose\n"
+             "-- streams and Redshift's streaming ingestion read")
     return (f"{GENERATED}-- Sink: every valid event once, typed, with the job's flags, to {where}.\n"
             "-- Timestamps in SQL form, UTC: what Firehose's Parquet conversion, the index mapping and\n"
             "-- Redshift's casts read.\n"
-            f"CREATE TABLE clean_events (\n{columns}\n) WITH (\n{connector}"
-            "  'format' = 'json',\n  'json.timestamp-format.standard' = 'SQL'\n)\n")
+            f"CREATE TABLE clean_events (\n{columns}\n) WITH (\n"
+            "  'connector' = 'kinesis',\n  'stream.arn' = '${SINK_CLEAN_STREAM_ARN}',\n"
+            "  'aws.region' = '${AWS_REGION}',\n  'format' = 'json',\n  'json.timestamp-format.standard' = 'SQL'\n)\n")
 
 
 def _reason_cases() -> list[str]:
@@ -265,12 +257,11 @@ def _checked_view() -> str:
 
 
 def flink_sql_files() -> dict[Path, str]:
-    """The job's schema-derived SQL files and their content."""
+    """The job's schema-derived SQL files and their content (a local run derives its tables
+    from cloud/, see jobs/flink/main.py)."""
     return {
-        FLINK_JOB / "cloud" / "01_source_click_records.sql": _source("cloud"),
-        FLINK_JOB / "local" / "01_source_click_records.sql": _source("local"),
-        FLINK_JOB / "cloud" / "02_sink_clean_events.sql": _clean_sink("cloud"),
-        FLINK_JOB / "local" / "02_sink_clean_events.sql": _clean_sink("local"),
+        FLINK_JOB / "cloud" / "01_source_click_records.sql": _source(),
+        FLINK_JOB / "cloud" / "02_sink_clean_events.sql": _clean_sink(),
         FLINK_JOB / "views" / "01_clicks_checked.sql": _checked_view(),
     }
 
@@ -286,7 +277,7 @@ def write_flink_sql() -> list[Path]:
 
 
 # --- the job's other sinks, as the lake's Glue tables see them --------------------------
-# (jobs/flink/streaming_log/*/04_sink_click_windows.sql and 03_sink_dead_letters.sql; a test
+# (jobs/flink/streaming_log/cloud/04_sink_click_windows.sql and 03_sink_dead_letters.sql; a test
 # holds the SQL and these equal)
 WINDOW_COLUMNS: tuple[tuple[str, str], ...] = (
     ("window_kind", "string"), ("window_start", "timestamp"), ("window_end", "timestamp"),

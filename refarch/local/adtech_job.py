@@ -1,9 +1,8 @@
 """The ad-tech Flink SQL job (jobs/flink/adtech), run locally on PyFlink 1.20 and checked.
 
-`run_adtech_job(lines)` writes the lines (one raw record each, as an ad server puts them on
-the stream) to a file, runs the job's statements in STREAMING mode on one task with the
-filesystem tables of local/ in place of Kinesis, and reads back both sinks: the CTR
-windows and the dead letters. The run checks itself against `expected_output`, a small
+`run_adtech_job(lines)` runs the deployed job over the lines (one raw record each, as an ad
+server puts them on the stream) with its tables derived from the cloud DDL
+(refarch/local/flink_sql.py), and reads back both sinks: the CTR windows and the dead letters. The run checks itself against `expected_output`, a small
 model of the job in this module, and raises `AdTechJobMismatch` when Flink's rows differ.
 
 The model covers the records a well-behaved stream carries: each record is either at most
@@ -18,10 +17,6 @@ from __future__ import annotations
 import calendar
 import json
 import re
-import tempfile
-import time
-import uuid
-import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +24,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from refarch.local.flink_sql import FLINK_JOBS, load_entry, watermark_bound_seconds
+# streaming_table_env: imported from here by refarch/local/adtech.py
+from refarch.local.flink_sql import job_tables, run_local_job, streaming_table_env, watermark_bound_seconds  # noqa: F401
 
 JOB = "adtech"
 SLIDE, SIZE = timedelta(minutes=1), timedelta(minutes=5)   # as in queries/02_placement_ctr.sql
@@ -222,60 +218,15 @@ def run_adtech_job(lines: Sequence[str | dict], *, attribution_minutes: int, tab
     if not 1 <= attribution_minutes <= 1440:
         raise ValueError(f"attribution_minutes={attribution_minutes!r}: allowed 1 to 1440")
     raw = [line if isinstance(line, str) else json.dumps(line) for line in lines]
-    if any("\n" in line for line in raw):
-        raise ValueError("a record holds a newline; the local source reads one record per line")
-    if workdir is None:
-        with tempfile.TemporaryDirectory(prefix="flink-adtech-") as scratch:
-            return _run(raw, attribution_minutes, Path(scratch), table_env)
-    return _run(raw, attribution_minutes, Path(workdir), table_env)
-
-
-def _run(lines: list[str], attribution_minutes: int, workdir: Path, table_env: Any) -> AdTechJobRun:
-    entry = load_entry()
-    source, output = workdir / "input", workdir / "output"
-    source.mkdir(parents=True, exist_ok=True)
-    (source / "events.txt").write_text("".join(line + "\n" for line in lines))
-    properties = {"source.path": str(source), "output.path": str(output),
-                  "attribution.minutes": str(attribution_minutes)}
-    ddl, inserts = entry.render_statements(FLINK_JOBS / JOB, "local", properties)
-    expected = expected_output(lines, attribution_minutes=attribution_minutes,
-                               bound_s=watermark_bound_seconds(ddl))
-    started = time.monotonic()
-    env = table_env if table_env is not None else streaming_table_env()
-    entry.configure(env, "local", properties, JOB)
-    database = f"refarch_adtech_{uuid.uuid4().hex[:8]}"
-    env.execute_sql(f"CREATE DATABASE {database}")
-    previous = env.get_current_database()
-    env.use_database(database)
-    try:
-        entry.submit(env, ddl, inserts).wait()
-    finally:
-        env.use_database(previous)
-        env.execute_sql(f"DROP DATABASE {database} CASCADE")
-    ctr = sorted((_typed(r) for r in read_sink(output / "placement_ctr")),
+    # The model first: input it does not cover is refused before the JVM is started.
+    bound = watermark_bound_seconds(t.table.statement for t in job_tables(JOB))
+    expected = expected_output(raw, attribution_minutes=attribution_minutes, bound_s=bound)
+    run = run_local_job(JOB, raw, properties={"attribution.minutes": str(attribution_minutes)},
+                        table_env=table_env, workdir=workdir)
+    ctr = sorted((_typed(r) for r in run.rows["placement_ctr"]),
                  key=lambda r: (r["window_start"], r["placement_id"], r["ad_id"]))
-    return AdTechJobRun(records_in=len(lines), ctr_rows=ctr, dead_letters=read_sink(output / "ad_dead_letters"),
-                        expected=expected, seconds=time.monotonic() - started)
-
-
-def streaming_table_env() -> Any:
-    try:
-        from pyflink.table import EnvironmentSettings, TableEnvironment
-    except ImportError as missing:
-        raise RuntimeError("PyFlink is not installed: pip install -e '.[dev]' (needs Java 11 or 17)") from missing
-    with warnings.catch_warnings():   # apache-beam (PyFlink's) warns that pkg_resources is deprecated
-        warnings.simplefilter("ignore")
-        return TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
-
-
-def read_sink(directory: Path) -> list[dict]:
-    """Every JSON line the filesystem sink committed under `directory` (not its hidden files)."""
-    rows: list[dict] = []
-    if directory.is_dir():
-        for path in sorted(directory.rglob("*")):
-            if path.is_file() and not path.name.startswith((".", "_")):
-                rows += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return rows
+    return AdTechJobRun(records_in=len(raw), ctr_rows=ctr, dead_letters=run.rows["ad_dead_letters"],
+                        expected=expected, seconds=run.seconds)
 
 
 def _typed(row: dict) -> dict:

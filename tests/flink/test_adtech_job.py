@@ -125,28 +125,6 @@ def test_main_runs_the_job_from_the_command_line_with_its_properties(flink_env, 
     assert len(written) == 10   # ad-a and ad-b, 5 windows each
 
 
-@flink
-def test_cloud_and_local_tables_have_the_same_schema(flink_env):
-    schemas = {}
-    for mode, properties in (("cloud", CLOUD), ("local", {"source.path": "/in", "output.path": "/out",
-                                                          "attribution.minutes": "5"})):
-        ddl, _ = main.render_statements(FLINK_JOBS / "adtech", mode, properties)
-        tables = [s for s in ddl if s.upper().startswith("CREATE TABLE")]
-        database = f"schema_adtech_{mode}"
-        flink_env.execute_sql(f"CREATE DATABASE {database}")
-        flink_env.use_database(database)
-        try:
-            for statement in tables:
-                flink_env.execute_sql(statement)
-            schemas[mode] = {name: [tuple(r) for r in flink_env.execute_sql(f"DESCRIBE {name}").collect()]
-                             for name in ("ad_events", "placement_ctr", "ad_dead_letters")}
-        finally:
-            flink_env.use_database("default_database")
-            flink_env.execute_sql(f"DROP DATABASE {database} CASCADE")
-    assert schemas["cloud"] == schemas["local"]
-    assert ("event_rowtime", "TIMESTAMP(3) *ROWTIME*") == schemas["local"]["ad_events"][2][:2]
-
-
 # --- rendering and the model: no JVM -------------------------------------------------
 
 def test_cloud_statements_name_both_sinks_the_region_and_the_attribution_window():

@@ -1,6 +1,7 @@
 """The Flink SQL jobs (jobs/flink): statements rendered by main.py, the entry point every job's
-application zip runs. Pure, no JVM: each job's own results on PyFlink are in test_adtech_job.py
-and test_streaming_log_job.py."""
+application zip runs, and the local tables it derives from the cloud DDL. Pure, no JVM: Flink's
+own reading of the derived tables is in test_local_tables.py, each job's results on PyFlink in
+test_adtech_job.py and test_streaming_log_job.py."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ CLOUD_PROPERTIES = {
 }
 LOCAL_PROPERTIES = {"source.path": "/tmp/in", "output.path": "/tmp/out"}
 SQL_FILES = sorted(FLINK_JOBS.glob("*/*/*.sql"))
+JOBS = sorted(d.name for d in FLINK_JOBS.iterdir() if (d / "queries").is_dir())
 
 
 def render(job: str, mode: str = "cloud", **overrides: str) -> tuple[list[str], list[str]]:
@@ -95,8 +97,8 @@ def test_an_unknown_mode_is_refused():
 def test_ddl_and_inserts_are_split_by_folder_in_file_order(job, mode):
     ddl, inserts = render(job, mode)
     job_dir = FLINK_JOBS / job
-    assert len(ddl) == len(list((job_dir / mode).glob("*.sql"))) + len(list((job_dir / "views").glob("*.sql")))
-    tables = len(list((job_dir / mode).glob("*.sql")))
+    tables = len(list((job_dir / "cloud").glob("*.sql")))
+    assert len(ddl) == tables + len(list((job_dir / "views").glob("*.sql")))
     assert all(s.upper().startswith("CREATE TABLE") for s in ddl[:tables])
     assert all(s.upper().startswith("CREATE VIEW") for s in ddl[tables:])
     assert len(inserts) == len(list((job_dir / "queries").glob("*.sql")))
@@ -163,3 +165,102 @@ def test_property_keys_and_placeholders_map_one_to_one():
     for key in ("source.stream.arn", "sink.deadletters.stream.arn", "aws.region"):
         assert main.property_key(main.placeholder_name(key)) == key
     assert main.placeholder_name("sink.ctr.stream.arn") == "SINK_CTR_STREAM_ARN"
+
+
+# --- local tables: derived from the cloud DDL ------------------------------------------
+
+def test_the_cloud_ddl_is_the_only_declaration_of_a_jobs_tables():
+    assert JOBS == ["adtech", "streaming_log"]
+    for job in JOBS:
+        assert sorted(p.name for p in (FLINK_JOBS / job).iterdir()) == ["cloud", "queries", "views"]
+
+
+@pytest.mark.parametrize("job", JOBS)
+def test_a_local_table_is_its_cloud_statement_with_only_the_connector_options_swapped(job):
+    cloud = main.job_tables(FLINK_JOBS / job)
+    local = [main.parse_table(statement, where) for where, statement in main.local_tables(FLINK_JOBS / job)]
+    assert [t.name for t in local] == [t.table.name for t in cloud]
+    for derived, original in zip(local, cloud):
+        table = original.table
+        assert derived.columns == table.columns   # columns, computed columns, watermark, keys as written
+        assert derived.statement[:derived.options_span[0]].rstrip() == \
+            table.statement[:(table.partition_span or table.options_span)[0]].rstrip()
+        fmt = table.options["format"]
+        assert derived.options == {
+            "connector": "filesystem",
+            "path": "${OUTPUT_PATH}/" + table.name if original.role == "sink" else "${SOURCE_PATH}",
+            **{k: v for k, v in table.options.items() if k == "format" or k.startswith(f"{fmt}.")}}
+        assert derived.partitioned_by == ()
+
+
+def test_the_format_options_carry_over_and_the_kinesis_ones_do_not():
+    ddl, _ = render("adtech", "local", **{"attribution.minutes": "5"})
+    ctr = ddl[1]
+    assert "'json.timestamp-format.standard' = 'ISO-8601'" in ctr and "'format' = 'json'" in ctr
+    assert "stream.arn" not in ctr and "aws.region" not in ctr and "PARTITIONED BY" not in ctr
+    assert "'path' = '/tmp/out/placement_ctr'" in ctr
+    assert "'source.init.position'" not in ddl[0] and "'path' = '/tmp/in'" in ddl[0]
+
+
+def test_roles_come_from_the_queries_a_table_an_insert_writes_is_a_sink():
+    roles = {t.table.name: t.role for t in main.job_tables(FLINK_JOBS / "streaming_log")}
+    assert roles == {"click_records": "source", "clean_events": "sink", "dead_letters": "sink",
+                     "click_windows": "sink", "server_error_alerts": "sink"}
+
+
+def job_folder(tmp_path, tables: dict[str, str], queries: list[str]):
+    for folder, texts in (("cloud", list(tables.values())), ("queries", queries)):
+        (tmp_path / "job" / folder).mkdir(parents=True)
+        for n, text in enumerate(texts, 1):
+            (tmp_path / "job" / folder / f"{n:02d}.sql").write_text(text)
+    return tmp_path / "job"
+
+
+KINESIS = "'connector' = 'kinesis', 'stream.arn' = '${{{arn}}}', 'aws.region' = 'r', 'format' = 'json'"
+
+
+def test_with_several_sources_each_reads_its_own_folder(tmp_path):
+    job = job_folder(tmp_path, {
+        "a": f"CREATE TABLE a (x INT) WITH ({KINESIS.format(arn='A')})",
+        "b": f"CREATE TABLE b (x INT) WITH ({KINESIS.format(arn='B')})",
+        "out": f"CREATE TABLE `out` (x INT) WITH ({KINESIS.format(arn='C')})"},
+        ["INSERT INTO `out` SELECT x FROM a UNION ALL SELECT x FROM b"])
+    ddl, _ = main.render_statements(job, "local", {"source.path": "/in", "output.path": "/out"})
+    assert ["'path' = '/in/a'" in ddl[0], "'path' = '/in/b'" in ddl[1], "'path' = '/out/out'" in ddl[2]] == [True] * 3
+
+
+def test_the_parser_reads_quotes_qualified_names_and_clauses_it_keeps(tmp_path):
+    statement = ("CREATE TEMPORARY TABLE IF NOT EXISTS cat.db.`my table` (\n  `a b` STRING COMMENT 'x, y',\n"
+                 "  t AS CAST(`a b` AS INT),\n  PRIMARY KEY (`a b`) NOT ENFORCED\n) COMMENT 'it''s (one)'"
+                 " PARTITIONED BY (`a b`, t) WITH ('k' = 'it''s', 'format' = 'json', 'json.x' = '1')")
+    table = main.parse_table(statement, "file.sql")
+    assert (table.name, table.partitioned_by) == ("my table", ("a b", "t"))
+    assert table.columns == ("`a b` STRING COMMENT 'x, y'", "t AS CAST(`a b` AS INT)",
+                             "PRIMARY KEY (`a b`) NOT ENFORCED")
+    assert table.options == {"k": "it's", "format": "json", "json.x": "1"}
+    assert table.physical_columns() == [("a b", "STRING COMMENT 'x, y'")]
+    local = main.local_table(table, "/p")
+    assert local.endswith(") COMMENT 'it''s (one)' WITH (\n  'connector' = 'filesystem',\n  'path' = '/p',\n"
+                          "  'format' = 'json',\n  'json.x' = '1'\n)")
+    assert main.parse_table(local, "local").columns == table.columns
+
+
+@pytest.mark.parametrize(("statement", "message"), [
+    ("CREATE TABLE t (x INT)", "table t has no WITH"),
+    ("CREATE TABLE t (x INT) WITH ('a' = '1', 'a' = '2')", "option 'a' is set twice"),
+    ("CREATE TABLE t (x INT) WITH ('a' '1')", "'key' = 'value' pairs in the WITH of t"),
+    ("CREATE VIEW v AS SELECT 1", "expected TABLE in CREATE TABLE"),
+    ("CREATE TABLE t (x INT WITH ('a' = '1')", "unbalanced parentheses"),
+    ("CREATE TABLE t (x INT) WITH ('a = '1')", "unterminated"),
+])
+def test_ddl_the_parser_cannot_read_is_refused_naming_the_file(statement, message):
+    with pytest.raises(main.JobConfigurationError, match=re.escape(message)) as raised:
+        main.parse_table(statement, "job/cloud/01_t.sql")
+    assert str(raised.value).startswith("job/cloud/01_t.sql: ")
+
+
+def test_an_insert_names_its_target_however_qualified():
+    assert main.insert_target("INSERT INTO cat.db.`sink one` SELECT 1") == "sink one"
+    assert main.insert_target("insert overwrite s select 1") == "s"
+    with pytest.raises(main.JobConfigurationError, match="expected INSERT INTO"):
+        main.insert_target("SELECT 1", "q.sql")
