@@ -46,9 +46,11 @@ class ScheduledFunction(Construct):
             iam.PolicyStatement(actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[key.key_arn])]
         self.policy = None if function.role is None else iam.Policy(
             self, "SendFailures", roles=[function.role], statements=self.statements)
-        # Failed runs (after Lambda's own retries) and undeliverable events both land here.
+        # Failed runs (after Lambda's own retries) and undeliverable events both land here. At
+        # AsyncInvoke/Resource, as CDK's L2 had it: a function has one such config, so a new
+        # logical id would fail the update of a deployed stack (CloudFormation creates first).
         self.async_invoke = lambda_.CfnEventInvokeConfig(
-            self, "AsyncInvoke", function_name=function.function_name, qualifier="$LATEST",
+            Construct(self, "AsyncInvoke"), "Resource", function_name=function.function_name, qualifier="$LATEST",
             maximum_retry_attempts=retries, maximum_event_age_in_seconds=3600,
             destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
                 on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(destination=self.failures.queue_arn)))

@@ -89,6 +89,10 @@ class AdTechStack(Stack):
                                        stream_retention=Duration.hours(CTR_RETENTION_HOURS),
                                        min_replay_window=Duration.days(1),
                                        batch_size=settings.batch_size, alarm_topic=self.ops_topic)
+        # The logical id the mapping had when CDK put it under the function: Lambda allows one
+        # mapping per stream and function, and a new id would have an update create a second first.
+        self.consumer.mapping.override_logical_id(
+            "UpdaterFunctionKinesisEventSourceAdTechPlacementCtrStreamAB3B40CEFB981133")
 
         decider = PythonFunction(
             self, "Placement", source=LAMBDA_ROOT / "placement_api", handler="placement_api.handler",

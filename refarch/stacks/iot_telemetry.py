@@ -82,6 +82,10 @@ class IotTelemetryStack(Stack):
                                        key=data_key, stream_retention=Duration.hours(settings.retention_hours),
                                        min_replay_window=Duration.days(1), batch_size=settings.batch_size,
                                        alarm_topic=self.ops_topic)
+        # The logical id the mapping had when CDK put it under the function: Lambda allows one
+        # mapping per stream and function, and a new id would have an update create a second first.
+        self.consumer.mapping.override_logical_id(
+            "WriterFunctionKinesisEventSourceIotTelemetryStreamE4E8FF980AAAEA33")
         self.quarantine_alarm = alarm_when(
             self, "QuarantinedReadings", topic=self.ops_topic, above=0,
             metric=self.quarantine.metric_number_of_messages_sent(period=FIVE_MINUTES, statistic="Sum"),
