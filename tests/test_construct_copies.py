@@ -345,7 +345,8 @@ def check_scheduled_function(new: Template, _) -> None:
     assert (config["MaximumRetryAttempts"], config["MaximumEventAgeInSeconds"]) == (1, 3600)
     queue = next(iter(of_type(new, "AWS::SQS::Queue")))
     assert config["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [queue, "Arn"]}
-    (send,) = [r["Properties"] for k, r in of_type(new, "AWS::IAM::Policy").items() if k.startswith("NightlySendFailures")]
+    (send,) = [r["Properties"] for k, r in of_type(new, "AWS::IAM::Policy").items()
+               if k.startswith("NightlySendFailures")]
     assert send["Roles"] == [{"Ref": "FunctionServiceRole675BB04A"}]
     assert [actions(s) for s in send["PolicyDocument"]["Statement"]] == [
         ["sqs:SendMessage"], ["kms:GenerateDataKey", "kms:Decrypt"]]
@@ -354,7 +355,8 @@ def check_scheduled_function(new: Template, _) -> None:
 def check_search_domain(new: Template, _) -> None:
     domain = one(new, "AWS::OpenSearchService::Domain")
     assert domain["EncryptionAtRestOptions"]["Enabled"] and domain["NodeToNodeEncryptionOptions"]["Enabled"]
-    assert domain["DomainEndpointOptions"] == {"EnforceHTTPS": True, "TLSSecurityPolicy": "Policy-Min-TLS-1-2-PFS-2023-10"}
+    assert domain["DomainEndpointOptions"] == {"EnforceHTTPS": True,
+                                               "TLSSecurityPolicy": "Policy-Min-TLS-1-2-PFS-2023-10"}
     security = domain["AdvancedSecurityOptions"]
     assert security["InternalUserDatabaseEnabled"] is False
     assert security["MasterUserOptions"]["MasterUserARN"] == {"Fn::GetAtt": ["Role1ABCC5F0", "Arn"]}
