@@ -32,10 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from refarch.lambda_code import load_lambda_module
-from refarch.local.adtech_job import run_adtech_job, streaming_table_env
+from refarch.local.adtech_job import run_adtech_job
 from refarch.local.engines.lambda_events import kinesis_producer_event
 from refarch.local.engines.lambda_runtime import FAKE_AWS, QUIET_POWERTOOLS, LocalContext, environment
 from refarch.local.engines.moto_aws import count_calls
+from refarch.local.flink_sql import streaming_table_env
 from refarch.local.generators.ad_traffic import ROUND, TRUE_CTR, arrival_order, serve_round
 from refarch.local.reports.adtech import AdTechLoopMismatch, AdTechLoopReport, RoundStats, plot_loop
 
