@@ -90,7 +90,7 @@ def build_stacks(app: App, settings: Settings) -> dict[str, Stack]:
             description="refarch: websites -> API -> Kinesis -> Flink SQL -> lake, OpenSearch, Redshift",
             **shared)
         stacks["StreamingLogAnalytics"].add_stack_dependency(
-            warehouse, "Redshift streaming ingestion uses the warehouse's role and loader")
+            warehouse, "Redshift streaming ingestion uses the warehouse's role and setup function")
     if "AdTech" in settings.patterns:
         stacks["AdTech"] = AdTechStack(
             app, "AdTech", stack_name=name("AdTech"), settings=settings.adtech, vpc=baseline.vpc,

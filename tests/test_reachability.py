@@ -65,6 +65,7 @@ def test_what_each_resource_in_the_vpc_calls(synthesis):
     assert calls("IotTelemetry") == {"IotTelemetry/Writer/Function/Resource": {"dynamodb", "sqs", "sns"}}
     assert calls("RedshiftWarehouse") == {
         "RedshiftWarehouse/Loader/Function/Resource": {"redshift-data", "s3"},   # + the ETL run's manifest
+        "RedshiftWarehouse/Setup/Function/Function/Resource": {"redshift-data"},
         "RedshiftWarehouse/Warehouse/Cluster": {"s3", "glue"}}
     flink = {"kinesis-streams", "logs", "monitoring", "s3"}
     # the domain and the search Firehose are in the VPC but call nothing from it (reachability.py)

@@ -21,7 +21,8 @@ fails the deploy, naming the file and quoting Redshift):
                                 Update and Delete change nothing (the view keeps what it ingested)
 The values come from the event (the properties), so a changed role or user re-runs the setup; only
 the names above are substituted into SQL, each checked (LOADER_USER must be a plain user name and
-not the admin's).
+not the admin's). An operator may also invoke it with {"streaming": {STREAM_NAME, STREAMING_ROLE_ARN}}
+to run a stream's setup again (after dropping the view to change its SQL).
 
 Environment (set by the CDK construct):
   CLUSTER_ID  the Redshift cluster identifier
@@ -159,6 +160,8 @@ def handler(event: dict, context) -> dict:
     budget = context.get_remaining_time_in_millis() / 1000
     common = {"sql_folder": SQL_FOLDER, "budget_seconds": budget, "clock": clock, "sleep": sleep, "log": logger}
     try:
+        if isinstance(event, Mapping) and "streaming" in event and "RequestType" not in event:
+            return setup_streaming(event["streaming"], os.environ, client=data_api_client(), **common).as_dict()
         return custom_resource(
             event,
             warehouse=lambda request: setup_warehouse(request, os.environ, client=data_api_client(), **common),

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -22,6 +23,11 @@ NODE_TYPES = ("ra3.large", "ra3.xlplus", "ra3.4xlarge", "ra3.16xlarge")
 SINGLE_NODE_TYPES = ("ra3.large", "ra3.xlplus")  # the RA3 sizes offered as a single node
 AUDIT_LOGS = ("connectionlog", "useractivitylog", "userlog")
 ADMIN_USER = "refarch_admin"
+DB_USER_NAME = re.compile(r"[a-z_][a-z0-9_$]{0,126}")   # a plain Redshift user name: SQL-safe unquoted
+SUBMIT_ACTIONS = ("ExecuteStatement", "BatchExecuteStatement")
+# Why the Data API's statement-level calls are granted on "*" (for the grantee's acknowledgement).
+STATEMENT_CALLS_REASON = ("redshift-data statement calls (describe, result, cancel) support no resource type; "
+                          "the Data API only returns the caller's own statements")
 
 
 class Warehouse(Construct):
@@ -97,6 +103,37 @@ class Warehouse(Construct):
                    "cloudwatch, encrypted log groups with retention); checkov only recognises an S3 bucket")
         self.secret_arn = self.cluster.attr_master_password_secret_arn
         self.alarms = self._alarms(alarm_topic)
+
+    def data_api_statements(self, *, db_user: str, submit: Sequence[str],
+                            read_results: bool = False) -> list[iam.PolicyStatement]:
+        """What a role needs to run SQL on this cluster through the Redshift Data API as the
+        database user `db_user` and no other: `submit` (ExecuteStatement, BatchExecuteStatement)
+        on the cluster, the statement calls it waits with (GetStatementResult only if it reads
+        rows), and temporary credentials (redshift:GetClusterCredentials) for that user and this
+        database, so it never reads the admin secret. The caller attaches them to its role and
+        acknowledges the "*" of the statement calls (STATEMENT_CALLS_REASON)."""
+        if not DB_USER_NAME.fullmatch(db_user):
+            raise ValueError(f"Warehouse data_api_statements db_user={db_user!r}: allowed a Redshift user name "
+                             "(lower-case letters, digits, _ or $, starting with a letter or _)")
+        unknown = [action for action in submit if action not in SUBMIT_ACTIONS]
+        if unknown or not submit:
+            raise ValueError(f"Warehouse data_api_statements submit={list(submit)!r}: allowed one or both of "
+                             f"{', '.join(SUBMIT_ACTIONS)}")
+        stack = Stack.of(self)
+
+        def arn(resource: str, name: str) -> str:
+            return stack.format_arn(service="redshift", resource=resource, resource_name=name,
+                                    arn_format=ArnFormat.COLON_RESOURCE_NAME)
+        waits = ["redshift-data:DescribeStatement", "redshift-data:CancelStatement"]
+        return [
+            iam.PolicyStatement(actions=[f"redshift-data:{action}" for action in sorted(submit)],
+                                resources=[arn("cluster", self.cluster_identifier)]),
+            iam.PolicyStatement(actions=sorted(waits + (["redshift-data:GetStatementResult"] if read_results else [])),
+                                resources=["*"]),
+            iam.PolicyStatement(actions=["redshift:GetClusterCredentials"], resources=[
+                arn("dbuser", f"{self.cluster_identifier}/{db_user}"),
+                arn("dbname", f"{self.cluster_identifier}/{self.database}")]),
+        ]
 
     def _alarms(self, topic: sns.ITopic | None) -> list[cloudwatch.Alarm]:
         def metric(name: str, statistic: str) -> cloudwatch.Metric:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
@@ -17,7 +17,8 @@ from refarch.constructs.lifecycle import removal_policy
 from refarch.constructs.nag import acknowledge_resource
 from refarch.constructs.python_function import PythonFunction
 from refarch.constructs.scheduled_function import ScheduledFunction
-from refarch.constructs.warehouse import Warehouse
+from refarch.constructs.warehouse import STATEMENT_CALLS_REASON, Warehouse
+from refarch.constructs.warehouse_setup import WarehouseSetup
 from refarch.constructs.outputs import add_outputs
 from refarch.paths import LAMBDA_ROOT, SQL_ROOT
 
@@ -49,6 +50,13 @@ class RedshiftWarehouseStack(Stack):
             snapshot_retention_days=settings.snapshot_retention_days,
             log_retention_days=log_retention_days, removal_policy=removal, alarm_topic=self.ops_topic)
 
+        # The admin runs the DDL and creates the loader's user with its grants, at deploy; the
+        # loader then runs only the load batch, as that user.
+        self.setup = WarehouseSetup(
+            self, "Setup", warehouse=self.warehouse, source=LAMBDA_ROOT / "redshift_loader",
+            sql_folder=SQL_ROOT / "redshift", copy_role=self.lake_role, spectrum_role=self.lake_role,
+            lake_database=lake_database, key=data_key, vpc=vpc, log_retention_days=log_retention_days,
+            removal_policy=removal, powertools_layer_version=powertools_layer_version)
         loader = PythonFunction(
             self, "Loader", source=LAMBDA_ROOT / "redshift_loader", handler="redshift_loader.handler",
             extra_folders={"sql": SQL_ROOT / "redshift"}, key=data_key,
@@ -58,18 +66,22 @@ class RedshiftWarehouseStack(Stack):
             vpc=vpc, vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
             environment={
                 "CLUSTER_ID": self.warehouse.cluster_identifier, "DATABASE": settings.database,
-                "DB_USER": self.warehouse.admin_user,
-                "CURATED_BUCKET": curated_bucket, "LAKE_DATABASE": lake_database,
-                "COPY_ROLE_ARN": self.lake_role.role_arn, "SPECTRUM_ROLE_ARN": self.lake_role.role_arn,
+                "DB_USER": self.setup.loader_user,
+                "CURATED_BUCKET": curated_bucket, "COPY_ROLE_ARN": self.lake_role.role_arn,
                 "LOAD_MANIFEST_PREFIX": manifests,
             })
         self.loader = loader.function
         add_outputs(self, {"LoaderFunctionName": self.loader.function_name,
+                           "SetupFunctionName": self.setup.function.function_name,
                            "ClusterIdentifier": self.warehouse.cluster_identifier,
                            "DatabaseName": settings.database})
         skip_check(self.loader, DLQ, "Its asynchronous invocations have an on-failure destination "
                    "(the ScheduledFunction's encrypted queue, with an alarm), which supersedes a function DLQ")
-        self._grant_data_api(loader.role)
+        # The load batch only (one transaction), as the loader's user: no admin credentials.
+        for statement in self.warehouse.data_api_statements(db_user=self.setup.loader_user,
+                                                            submit=["BatchExecuteStatement"]):
+            loader.role.add_to_principal_policy(statement)
+        acknowledge_resource(loader.role, "*", STATEMENT_CALLS_REASON)
         self._grant_manifests(loader.role, curated_bucket, manifests, data_key)
         # By default a load follows each successful run of the lake's ETL job, so it never
         # copies partitions the job is still rewriting; a cron setting loads on a clock instead.
@@ -80,6 +92,7 @@ class RedshiftWarehouseStack(Stack):
             event_pattern=events.EventPattern(source=["aws.glue"], detail_type=["Glue Job State Change"],
                                               detail={"jobName": [lake_job], "state": ["SUCCEEDED"]})
             if after_etl else None)
+        self.trigger.node.add_dependency(self.setup.resource)   # no load before its user and tables exist
 
     def _grant_manifests(self, role: iam.IRole, bucket_name: str, prefix: str, key: kms.IKey) -> None:
         """The loader reads which files an ETL run wrote (its manifest) before it loads them."""
@@ -92,26 +105,3 @@ class RedshiftWarehouseStack(Stack):
         key.grant(role, "kms:Decrypt")
         acknowledge_resource(role, f"{bucket_arn}/{prefix}*", "The loader reads the manifest of whichever "
                              "ETL run it loads; manifests are named by run id under this one prefix")
-
-    def _grant_data_api(self, role: iam.IRole) -> None:
-        cluster_arn = self.format_arn(service="redshift", resource="cluster",
-                                      resource_name=self.warehouse.cluster_identifier,
-                                      arn_format=ArnFormat.COLON_RESOURCE_NAME)
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["redshift-data:BatchExecuteStatement", "redshift-data:ExecuteStatement"],
-            resources=[cluster_arn]))
-        # Statement-level calls have no resource type; Redshift limits them to the caller's own statements.
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["redshift-data:DescribeStatement", "redshift-data:GetStatementResult",
-                     "redshift-data:CancelStatement"], resources=["*"]))
-        # The Data API gets temporary credentials for the loader's database user on each call,
-        # so the loader never reads the admin password (which Redshift keeps and rotates).
-        cluster_id = self.warehouse.cluster_identifier
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["redshift:GetClusterCredentials"], resources=[
-                self.format_arn(service="redshift", resource="dbuser", arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                                resource_name=f"{cluster_id}/{self.warehouse.admin_user}"),
-                self.format_arn(service="redshift", resource="dbname", arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                                resource_name=f"{cluster_id}/{self.warehouse.database}")]))
-        acknowledge_resource(role, "*", "redshift-data statement calls (describe, result, cancel) "
-                             "support no resource type; the Data API only returns the caller's own statements")

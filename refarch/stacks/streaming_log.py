@@ -81,12 +81,12 @@ class StreamingLogStack(Stack):
                                     folder=ATHENA_QUERIES)
         self.queries.node.add_dependency(database)
         self._search(settings, stage, azs, data_key, vpc, powertools_layer_version, logs)
-        # A named export: the loader's ARN reads as what it is in both templates and in cdk-nag's findings.
-        loader_arn = warehouse.export_value(warehouse.loader.function_arn,
-                                            name=f"{warehouse.stack_name}-LoaderFunctionArn")
+        # A named export: the setup function's ARN reads as what it is in both templates and in cdk-nag's findings.
+        setup_arn = warehouse.export_value(warehouse.setup.function.function_arn,
+                                           name=f"{warehouse.stack_name}-SetupFunctionArn")
         self.warehouse_ingestion = RedshiftStreamingIngestion(
             self, "ToWarehouse", stream=self.clean, key=data_key,
-            ingestion_role_arn=warehouse.streaming_role.role_arn, loader_function_arn=loader_arn,
+            ingestion_role_arn=warehouse.streaming_role.role_arn, setup_function_arn=setup_arn,
             variables={"STREAM_NAME": self.clean.stream_name, "STREAMING_ROLE_ARN": warehouse.streaming_role.role_arn},
             **logs)
         add_outputs(self, {

@@ -153,6 +153,15 @@ def test_a_stream_s_setup_runs_its_statements_as_the_admin(data_api, fake_time, 
                       "Data": {"Statements": 3, "Skipped": 0}}
 
 
+def test_an_operator_may_run_a_stream_s_setup_again_by_invoking_the_function(data_api, fake_time, env):
+    names = ["01_create_clickstream_schema", "02_create_kinesis_schema", "03_create_events_view"]
+    for name in names:
+        stubs.expect_statement(data_api, ADMIN, name, expected_sql(name, "streaming/setup", STREAMING))
+    result = invoke({"streaming": STREAMING})
+    assert [(s["phase"], s["name"], s["status"]) for s in result["statements"]] == [
+        ("setup", name, "FINISHED") for name in names]
+
+
 def test_a_failed_setup_statement_stops_the_run_naming_the_file_and_redshifts_error(data_api, fake_time, env):
     error = "ERROR: Not authorized to get credentials of role arn:aws:iam::123456789012:role/refarch-lake-reader"
     for name in SETUP_NAMES[:4]:

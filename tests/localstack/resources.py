@@ -46,6 +46,10 @@ NO_OP_FALLBACKS: dict[str, str] = {
                                 "no index API): the index setup's requests are proven by its handler's tests",
     "Custom::RedshiftStreamingSetup": "LocalStack's free edition has no custom-resource provider (and its Redshift "
                                       "no SQL engine): the streaming SQL is proven on DuckDB",
+    "Custom::RedshiftWarehouseSetup": "LocalStack's free edition has no custom-resource provider (and its Redshift "
+                                      "no SQL engine): the setup SQL is proven on DuckDB, its users and grants against "
+                                      "the load SQL (tests/sql/test_redshift_grants.py), its calls by the setup "
+                                      "function's Stubber tests",
     "AWS::EC2::SecurityGroupEgress": "LocalStack's free edition has no CloudFormation provider for a stand-alone "
                                      "security-group rule (the groups themselves are created)",
     "AWS::EC2::SecurityGroupIngress": "LocalStack's free edition has no CloudFormation provider for a stand-alone "

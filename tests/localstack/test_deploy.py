@@ -103,8 +103,8 @@ def test_the_other_patterns_say_which_steps_localstack_cannot_run(smoke_run):
     assert "Glue" in lake["nightly workflow (crawl, ETL)"][1]
     assert lake["named query in the Athena workgroup"][0] == NOT_RUNNABLE
     warehouse = steps(reports, "RedshiftWarehouse")
-    assert warehouse["loader function ready"][0] == ARRIVED
-    assert warehouse["setup and load statements"][0] == NOT_RUNNABLE
+    assert warehouse["loader function ready"][0] == warehouse["setup function ready"][0] == ARRIVED
+    assert warehouse["setup statements"][0] == warehouse["load statements"][0] == NOT_RUNNABLE
     clickstream = steps(reports, "StreamingLogAnalytics")
     assert clickstream["batch posted to the collection API"][0] == ARRIVED
     assert clickstream["events on the events stream"][0] == ARRIVED   # API Gateway -> Kinesis, no Lambda

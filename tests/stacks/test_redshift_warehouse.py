@@ -8,8 +8,11 @@ import pytest
 from aws_cdk.assertions import Template
 
 from refarch.config import SettingError, settings_from_context
+from refarch.constructs.warehouse_setup import setup_sql_hash
+from refarch.paths import SQL_ROOT
 
 CURATED = "refarch-dev-batchdatalake-curated-123456789012-us-east-1"
+CLUSTER = "refarch-dev-redshiftwarehouse-warehouse"
 
 
 @pytest.fixture(scope="module")
@@ -61,16 +64,87 @@ def test_admin_credentials_are_generated_into_secrets_manager(template):
     assert props["MasterUsername"] != "awsuser"
 
 
-def test_the_loader_gets_temporary_credentials_and_never_reads_the_admin_secret(template):
-    policy = next(p for k, p in template.find_resources("AWS::IAM::Policy").items() if k.startswith("LoaderRole"))
-    statements = policy["Properties"]["PolicyDocument"]["Statement"]
-    credentials = next(s for s in statements if s["Action"] == "redshift:GetClusterCredentials")
-    resources = [json.dumps(r) for r in credentials["Resource"]]
-    assert len(resources) == 2
-    assert any(":dbuser:refarch-dev-redshiftwarehouse-warehouse/refarch_admin" in r for r in resources)
-    assert any(":dbname:refarch-dev-redshiftwarehouse-warehouse/analytics" in r for r in resources)
-    actions = [a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
-    assert not any(a.startswith("secretsmanager:") for a in actions)
+def role_statements(template: Template, prefix: str) -> list[dict]:
+    (policy,) = [p for k, p in template.find_resources("AWS::IAM::Policy").items() if k.startswith(prefix)]
+    return policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def actions(statements: list[dict]) -> list[str]:
+    return [a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
+
+
+def credentials_for(statements: list[dict]) -> list[str]:
+    """The resources GetClusterCredentials is allowed on, without the arn:aws:redshift:<region>:<account>: prefix."""
+    (credentials,) = [s for s in statements if s["Action"] == "redshift:GetClusterCredentials"]
+    prefix = "arn:aws:redshift:us-east-1:123456789012:"
+    assert all(r.startswith(prefix) for r in credentials["Resource"])
+    return sorted(r.removeprefix(prefix) for r in credentials["Resource"])
+
+
+def test_the_loader_gets_credentials_for_its_own_database_user_only(template):
+    statements = role_statements(template, "LoaderRoleDefaultPolicy")
+    assert credentials_for(statements) == [f"dbname:{CLUSTER}/analytics", f"dbuser:{CLUSTER}/refarch_loader"]
+    assert not any("refarch_admin" in json.dumps(s) for s in statements)       # no admin credentials at all
+    assert not any(a.startswith("secretsmanager:") for a in actions(statements))
+
+
+def test_the_loader_may_only_submit_its_load_batch_and_wait_for_it(template):
+    data_api = sorted(a for a in actions(role_statements(template, "LoaderRoleDefaultPolicy"))
+                      if a.startswith("redshift-data:"))
+    assert data_api == ["redshift-data:BatchExecuteStatement", "redshift-data:CancelStatement",
+                        "redshift-data:DescribeStatement"]
+
+
+def test_the_setup_function_gets_credentials_for_the_admin_only(template):
+    statements = role_statements(template, "SetupFunctionRoleDefaultPolicy")
+    assert credentials_for(statements) == [f"dbname:{CLUSTER}/analytics", f"dbuser:{CLUSTER}/refarch_admin"]
+    assert sorted(a for a in actions(statements) if a.startswith("redshift-data:")) == [
+        "redshift-data:CancelStatement", "redshift-data:DescribeStatement", "redshift-data:ExecuteStatement",
+        "redshift-data:GetStatementResult"]    # one statement at a time; it reads its guards' rows
+    assert not any(a.startswith(("secretsmanager:", "s3:")) for a in actions(statements))
+
+
+def setup_lambda(template: Template) -> dict:
+    (function,) = [f["Properties"] for k, f in template.find_resources("AWS::Lambda::Function").items()
+                   if k.startswith("SetupFunction")]
+    return function
+
+
+def test_the_setup_function_runs_the_setup_sql_as_the_admin(template):
+    function = setup_lambda(template)
+    assert function["Handler"] == "redshift_setup.handler"
+    assert function["Environment"]["Variables"] | {"POWERTOOLS_SERVICE_NAME": None} == {
+        "CLUSTER_ID": CLUSTER, "DATABASE": "analytics", "DB_USER": "refarch_admin",
+        "POWERTOOLS_SERVICE_NAME": None, "POWERTOOLS_METRICS_NAMESPACE": "refarch"}
+    assert function["Timeout"] == 900
+
+
+def test_the_setup_runs_at_deploy_once_the_cluster_exists_and_again_when_its_sql_changes(template):
+    (resource,) = template.find_resources("Custom::RedshiftWarehouseSetup").values()
+    props = resource["Properties"]
+    assert props["Warehouse"]["LOADER_USER"] == "refarch_loader"
+    assert props["Warehouse"]["LAKE_DATABASE"] == "refarch_lake_dev"
+    lake_role = props["Warehouse"]["COPY_ROLE_ARN"]["Fn::GetAtt"]
+    assert lake_role[0].startswith("LakeReaderRole") and props["Warehouse"]["SPECTRUM_ROLE_ARN"]["Fn::GetAtt"] == lake_role
+    assert props["SqlHash"] == setup_sql_hash(SQL_ROOT / "redshift")
+    assert any(d.startswith("WarehouseCluster") for d in resource["DependsOn"])
+
+
+def test_the_setup_sql_hash_follows_every_setup_file(tmp_path):
+    (tmp_path / "setup").mkdir()
+    (tmp_path / "setup" / "01_a.sql").write_text("CREATE SCHEMA IF NOT EXISTS a;")
+    first = setup_sql_hash(tmp_path)
+    (tmp_path / "load").mkdir()
+    (tmp_path / "load" / "20_b.sql").write_text("DELETE FROM a.t;")
+    assert setup_sql_hash(tmp_path) == first                     # the load is not the setup's
+    (tmp_path / "setup" / "02_b.sql").write_text("GRANT USAGE ON SCHEMA a TO u;")
+    assert setup_sql_hash(tmp_path) != first
+
+
+def test_no_load_is_triggered_before_the_setup_ran(template):
+    (setup,) = template.find_resources("Custom::RedshiftWarehouseSetup")
+    (rule,) = template.find_resources("AWS::Events::Rule").values()
+    assert setup in rule["DependsOn"]
 
 
 def test_security_group_admits_sql_from_the_isolated_subnets_only(template):
@@ -112,8 +186,8 @@ def test_loader_runs_the_sql_through_the_data_api_nightly(template):
     env = loader["Environment"]["Variables"]
     assert env["CLUSTER_ID"] == "refarch-dev-redshiftwarehouse-warehouse"
     assert env["CURATED_BUCKET"] == CURATED
-    assert env["LAKE_DATABASE"] == "refarch_lake_dev"
-    assert env["DB_USER"] == "refarch_admin"
+    assert env["DB_USER"] == "refarch_loader"
+    assert not {"LAKE_DATABASE", "SPECTRUM_ROLE_ARN"} & set(env)     # the setup's, not the load's
     # Loads start when the lake's ETL job has succeeded, not at a fixed hour.
     (rule,) = template.find_resources("AWS::Events::Rule").values()
     assert rule["Properties"]["EventPattern"] == {
@@ -166,3 +240,33 @@ def test_the_loader_reads_only_the_etl_runs_manifests_to_know_what_to_copy(templ
         {"Action": "s3:GetObject", "Effect": "Allow", "Resource": f"arn:aws:s3:::{CURATED}/{prefix}*"},
         {"Action": "s3:ListBucket", "Effect": "Allow", "Resource": f"arn:aws:s3:::{CURATED}",
          "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}}}]
+
+
+def test_the_loader_user_must_be_a_user_name_other_than_the_admin():
+    from aws_cdk import App, RemovalPolicy, Stack
+    from aws_cdk import aws_ec2 as ec2
+    from aws_cdk import aws_iam as iam
+    from aws_cdk import aws_kms as kms
+
+    from refarch.constructs.warehouse import Warehouse
+    from refarch.constructs.warehouse_setup import WarehouseSetup
+    from refarch.paths import LAMBDA_ROOT
+
+    stack = Stack(App(), "S")
+    vpc = ec2.Vpc(stack, "Vpc", subnet_configuration=[ec2.SubnetConfiguration(
+        name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)])
+    key = kms.Key(stack, "Key")
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("redshift.amazonaws.com"))
+    warehouse = Warehouse(stack, "W", vpc=vpc, key=key, node_type="ra3.xlplus", nodes=1, database="analytics",
+                          roles=[role], client_cidrs=[], port=5439, snapshot_retention_days=1, log_retention_days=1,
+                          removal_policy=RemovalPolicy.DESTROY)
+    for user in ("refarch_admin", "Loader", "loader; drop"):
+        with pytest.raises(ValueError, match=rf"WarehouseSetup loader_user='{user}': allowed a Redshift user name"):
+            WarehouseSetup(stack, f"Setup{len(user)}", warehouse=warehouse, source=LAMBDA_ROOT / "redshift_loader",
+                           sql_folder=SQL_ROOT / "redshift", copy_role=role, spectrum_role=role, lake_database="d",
+                           key=key, vpc=vpc, log_retention_days=1, removal_policy=RemovalPolicy.DESTROY,
+                           powertools_layer_version="3.37.0", loader_user=user)
+    with pytest.raises(ValueError, match=r"data_api_statements db_user='Admin': allowed a Redshift user name"):
+        warehouse.data_api_statements(db_user="Admin", submit=["ExecuteStatement"])
+    with pytest.raises(ValueError, match=r"data_api_statements submit=\['GetStatementResult'\]: allowed"):
+        warehouse.data_api_statements(db_user="loader", submit=["GetStatementResult"])

@@ -189,6 +189,13 @@ def test_the_streaming_ingestion_role_may_read_exactly_the_clean_stream(raw):
     assert set(setup["Streaming"]) == {"STREAM_NAME", "STREAMING_ROLE_ARN"}
 
 
+def test_the_streaming_setup_is_run_by_the_warehouse_s_setup_function_not_its_loader(raw):
+    # It creates schemas and a materialized view: admin DDL, which the loader's database user may not run.
+    framework = one(raw, "AWS::Lambda::Function", "ToWarehouseProviderframeworkonEvent")
+    assert framework["Environment"]["Variables"]["USER_ON_EVENT_FUNCTION_ARN"] == {
+        "Fn::ImportValue": "refarch-dev-RedshiftWarehouse-SetupFunctionArn"}
+
+
 def test_alarms_watch_the_domain_and_every_delivery(template):
     names = {p.get("MetricName") for p in template.find_resources("AWS::CloudWatch::Alarm").values()
              for p in [p["Properties"]]}
