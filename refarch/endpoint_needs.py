@@ -22,7 +22,7 @@ INTERFACE_ENDPOINTS_NEEDED: dict[str, dict[str, str]] = {
         "sns": "the writer publishes threshold alerts to SNS",
     },
     "RedshiftWarehouse": {
-        "redshift-data": "the loader runs its SQL through the Redshift Data API",
+        "redshift-data": "the setup and loader functions run their SQL through the Redshift Data API",
         "glue": "Spectrum reads the lake's Glue catalog from the cluster",
     },
     "StreamingLogAnalytics": {

@@ -60,7 +60,8 @@ PATTERNS: tuple[Pattern, ...] = (
         ("RA3 cluster in isolated subnets: KMS, enhanced VPC routing, SSL only, not public",
          "audit logs to encrypted log groups; admin password managed in Secrets Manager",
          "role scoped to the curated prefixes and the lake's Glue database (COPY + Spectrum)",
-         "loader Lambda: sql/redshift through the Data API, after each lake ETL run and on demand",
+         "setup at deploy, as the admin: DDL, the loader's own database user and exactly its grants",
+         "loader Lambda, as that user: the load batch through the Data API, after each lake ETL run",
          "alarms: CPU, disk, health, loader failures (uses BatchDataLake's bucket and catalog)"),
     ),
     Pattern(
