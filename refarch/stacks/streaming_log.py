@@ -26,7 +26,7 @@ from refarch.constructs.search_domain import SearchDomain
 from refarch.constructs.search_index_setup import SearchIndexSetup
 from refarch.constructs.stream import EncryptedStream
 from refarch.constructs.streams_to_lake import LakeTable, StreamsToLake
-from refarch.paths import FLINK_CONNECTOR_JAR, JOBS_ROOT, LAMBDA_ROOT, SQL_ROOT
+from refarch.paths import FLINK_CONNECTOR_JAR, FLINK_ROOT, LAMBDA_ROOT, SQL_ROOT
 from refarch.stacks.redshift_warehouse import RedshiftWarehouseStack
 from refarch.streaming_log_settings import StreamingLogSettings
 from refarch.streaming_log_sizing import source_gb_per_day
@@ -57,7 +57,8 @@ class StreamingLogStack(Stack):
             batch_field="events", partition_key_field="visitor_id", allowed_origins=settings.allowed_origins,
             rate_limit=settings.rate_limit, burst_limit=settings.burst_limit, alarm_topic=self.ops_topic, **logs)
         self.job = FlinkSqlApplication(
-            self, "ClickstreamJob", jobs_root=JOBS_ROOT / "flink", job="streaming_log", source=self.events,
+            self, "ClickstreamJob", entry_point=FLINK_ROOT / "main.py", job_folder=FLINK_ROOT / "streaming_log",
+            source=self.events,
             sinks={"clean": self.clean, "deadletters": self.dead_letters, "windows": self.windows,
                    "alerts": self.alerts},
             job_properties={"state.ttl": f"{settings.dedup_minutes} min",
@@ -118,6 +119,10 @@ class StreamingLogStack(Stack):
         self.search_delivery = StreamToOpenSearch(self, "ToSearch", stream=self.clean, domain=self.domain,
                                                   index_alias=INDEX_ALIAS, bucket=self.bucket, key=key, vpc=vpc,
                                                   alarm_topic=self.ops_topic, **logs)
+        # The logical id the rule had when it was added to the domain's group: EC2 refuses a
+        # duplicate rule, and a new id would have an update create the same rule again first.
+        self.search_delivery.domain_ingress.override_logical_id(
+            "SearchSecurityGroupfromStreamingLogAnalyticsToSearchSecurityGroupB130355B4431FC5F49C")
         # A primary shard per ~30 GB of a day's documents (the index rolls over daily).
         shards = max(1, math.ceil(source_gb_per_day(settings.events_per_second, settings.event_size_kb) / 30))
         applied = self.index_setup.apply(endpoint=self.domain.endpoint, alias=INDEX_ALIAS,
