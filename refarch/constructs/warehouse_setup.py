@@ -1,7 +1,7 @@
 """The warehouse's admin-only SQL, run at deploy: schema, tables, the Spectrum schema, and the
 loader's own database user with exactly the grants its load needs.
 
-A setup function (the loader's code asset with its own handler, `redshift_setup.handler`, and
+A setup function (the loader's code asset with its own handler, `handler`, and
 its own role, which may get Data API credentials for the admin user only) runs the SQL folder's
 setup/ statements through the Data API, behind a custom resource (CDK's provider framework, so
 a failed statement fails the deploy). Create and Update run them (they are idempotent); the
@@ -42,7 +42,8 @@ class WarehouseSetup(Construct):
     def __init__(self, scope: Construct, id: str, *, warehouse: Warehouse, source: Path, sql_folder: Path,
                  copy_role: iam.IRole, spectrum_role: iam.IRole, lake_database: str, key: kms.IKey,
                  vpc: ec2.IVpc, log_retention_days: int, removal_policy: RemovalPolicy,
-                 powertools_layer_version: str, loader_user: str = "refarch_loader") -> None:
+                 powertools_layer_version: str, loader_user: str = "refarch_loader",
+                 handler: str = "redshift_setup.handler") -> None:
         super().__init__(scope, id)
         if not DB_USER_NAME.fullmatch(loader_user) or loader_user == warehouse.admin_user:
             raise ValueError(f"WarehouseSetup loader_user={loader_user!r}: allowed a Redshift user name (lower-case "
@@ -51,7 +52,7 @@ class WarehouseSetup(Construct):
             raise ValueError(f"WarehouseSetup sql_folder={sql_folder}: no setup/*.sql to run")
         self.loader_user = loader_user
         setup = PythonFunction(
-            self, "Function", source=source, handler="redshift_setup.handler", extra_folders={"sql": sql_folder},
+            self, "Function", source=source, handler=handler, extra_folders={"sql": sql_folder},
             key=key, log_retention_days=log_retention_days, removal_policy=removal_policy,
             powertools_layer_version=powertools_layer_version, timeout=Duration.minutes(15),
             vpc=vpc, vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
