@@ -1,4 +1,9 @@
-"""IotTelemetry: what the synthesized template promises."""
+"""IotTelemetry: what the synthesized template promises.
+
+The stream's retention and the mapping's record age are test_replay_window.py's, the Powertools
+layer is test_powertools_layer.py's, alarm notification and dashboards are test_monitoring.py's;
+batch size, runtime, handler, billing mode and the exact alarm list stay in the snapshot.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,9 @@ import json
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from refarch.config import IotSettings
+from refarch.lambda_code import load_lambda_module
+from refarch.patterns import BASELINE
 from refarch.synthesis import synthesize
 from tests.conftest import NO_AWS_ENV
 
@@ -26,51 +34,51 @@ def only(template: Template, kind: str) -> dict:
 
 def test_stream_is_encrypted_with_the_baseline_data_key(template):
     template.has_resource_properties("AWS::Kinesis::Stream", {
-        "StreamEncryption": {"EncryptionType": "KMS", "KeyId": DATA_KEY_OUTPUT},
-        "RetentionPeriodHours": 168,   # a week to replay failed batches (refarch replay)
-        "StreamModeDetails": {"StreamMode": "PROVISIONED"},
-        "ShardCount": 1,
-    })
+        "StreamEncryption": {"EncryptionType": "KMS", "KeyId": DATA_KEY_OUTPUT}})
 
 
-def test_mapping_bisects_retries_ages_out_and_reports_item_failures_to_a_destination(template):
+def test_mapping_bisects_and_reports_item_failures_with_a_failure_destination(template):
     template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
+        "EventSourceArn": {"Fn::GetAtt": [template_stream_id(template), "Arn"]},
+        "FunctionName": {"Ref": writer_id(template)},
         "BisectBatchOnFunctionError": True,
-        "MaximumRetryAttempts": 3,
-        "MaximumRecordAgeInSeconds": 3600,
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
         "DestinationConfig": {"OnFailure": {"Destination": {
             "Fn::GetAtt": [Match.string_like_regexp("^ConsumeFailedBatches"), "Arn"]}}},
-        "StartingPosition": "TRIM_HORIZON",
-        "BatchSize": 100,
+        "StartingPosition": "TRIM_HORIZON",   # from the oldest record: nothing before the mapping is skipped
     })
 
 
-def test_failure_destination_and_quarantine_queues_are_encrypted_with_the_data_key(template):
+def test_the_writer_retries_a_failing_batch_a_bounded_number_of_times(template):
+    mapping = only(template, "AWS::Lambda::EventSourceMapping")["Properties"]
+    assert mapping["MaximumRetryAttempts"] >= 0   # absent or -1 would retry until the record expires
+
+
+def test_every_queue_is_encrypted_with_the_data_key(template):
     queues = template.find_resources("AWS::SQS::Queue")
-    assert len(queues) == 2
+    assert queues   # the failure destination and the quarantine
     for queue in queues.values():
         assert queue["Properties"]["KmsMasterKeyId"]["Fn::ImportValue"].startswith(
             "refarch-dev-SecurityBaseline:ExportsOutputFnGetAttDataKey")
 
 
-def test_table_has_pitr_ttl_keys_and_the_baseline_key(template):
+def test_table_has_pitr_the_baseline_key_and_expires_readings_by_the_attribute_the_writer_sets(template):
+    writer = load_lambda_module("iot_writer", "iot_writer_aws")
     template.has_resource_properties("AWS::DynamoDB::Table", {
-        "KeySchema": [{"AttributeName": "device_id", "KeyType": "HASH"},
-                      {"AttributeName": "ts", "KeyType": "RANGE"}],
         "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
-        "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+        "TimeToLiveSpecification": {"AttributeName": writer.TTL_ATTRIBUTE, "Enabled": True},
         "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": DATA_KEY_OUTPUT},
-        "BillingMode": "PAY_PER_REQUEST",
     })
 
 
-def test_topic_rule_sends_device_telemetry_to_the_stream_keyed_by_device(template):
+def test_topic_rule_sends_what_devices_publish_on_the_output_topic_to_the_stream_keyed_by_device(template):
     rule = only(template, "AWS::IoT::TopicRule")["Properties"]["TopicRulePayload"]
-    assert rule["Sql"] == "SELECT * FROM 'devices/+/telemetry'"
+    topic_filter = template.to_json()["Outputs"]["TopicFilter"]["Value"]
+    assert rule["Sql"] == f"SELECT * FROM '{topic_filter}'"
     (action,) = rule["Actions"]
     assert action["Kinesis"]["StreamName"] == {"Ref": template_stream_id(template)}
-    assert action["Kinesis"]["PartitionKey"] == "${topic(2)}"
+    device_segment = topic_filter.split("/").index("+") + 1   # devices/<device>/telemetry
+    assert action["Kinesis"]["PartitionKey"] == f"${{topic({device_segment})}}"
 
 
 def test_topic_rule_keeps_undeliverable_messages_in_s3(template):
@@ -88,48 +96,51 @@ def test_topic_rule_role_may_only_put_records_and_error_objects(template):
     assert actions == ["kinesis:PutRecord", "kinesis:PutRecords", "kms:GenerateDataKey", "s3:PutObject"]
 
 
-def test_writer_runs_in_the_isolated_vpc_with_its_configuration(template):
-    writer = next(r for k, r in template.find_resources("AWS::Lambda::Function").items()
-                  if k.startswith("Writer"))
-    props = writer["Properties"]
-    assert props["Handler"] == "iot_writer.handler"
-    assert props["Runtime"] == "python3.13"
-    (layer,) = props["Layers"]  # the Powertools layer, from its public SSM parameter
-    assert template.to_json()["Parameters"][layer["Ref"]]["Default"] == (
-        "/aws/service/powertools/python/x86_64/python3.13/3.37.0")
-    assert len(props["VpcConfig"]["SubnetIds"]) == 2
-    env = props["Environment"]["Variables"]
-    assert json.loads(env["ALERT_RULES"]) == [{"metric": "temperature", "op": ">", "value": 80.0},
-                                          {"metric": "battery", "op": "<", "value": 10.0}]
-    assert env["TTL_DAYS"] == "30"
-    assert set(env) >= {"TABLE_NAME", "QUARANTINE_QUEUE_URL", "ALERT_TOPIC_ARN"}
+def test_the_writer_runs_in_the_baseline_isolated_subnets(synthesis, template):
+    baseline = synthesis.template(BASELINE)
+    subnets = {k for k, r in baseline["Resources"].items() if r["Type"] == "AWS::EC2::Subnet"}
+    isolated = {o["Export"]["Name"] for o in baseline["Outputs"].values()
+                if "Export" in o and o["Value"].get("Ref") in subnets}
+    props = template.find_resources("AWS::Lambda::Function")[writer_id(template)]["Properties"]
+    assert isolated and {s["Fn::ImportValue"] for s in props["VpcConfig"]["SubnetIds"]} == isolated
 
 
-def test_alarms_cover_lag_failures_errors_throttles_quarantine_and_rule_errors_and_notify_ops(template):
-    alarms = template.find_resources("AWS::CloudWatch::Alarm")
-    metrics = sorted(a["Properties"]["MetricName"] for a in alarms.values())
-    assert metrics == ["ApproximateAgeOfOldestMessage", "Errors", "Failure", "IteratorAge", "NumberOfMessagesSent",
-                       "NumberOfMessagesSent", "Throttles"]
-    for alarm in alarms.values():
-        assert alarm["Properties"]["AlarmActions"] == [{"Ref": ops_topic_id(template)}]
+def test_the_writer_is_given_its_table_queue_topic_and_the_alert_settings(template):
+    env = template.find_resources("AWS::Lambda::Function")[writer_id(template)]["Properties"]["Environment"]["Variables"]
+
+    def ref(kind: str, prefix: str) -> dict:
+        (logical_id,) = [k for k in template.find_resources(kind) if k.startswith(prefix)]
+        return {"Ref": logical_id}
+
+    assert env["TABLE_NAME"] == ref("AWS::DynamoDB::Table", "Readings")
+    assert env["QUARANTINE_QUEUE_URL"] == ref("AWS::SQS::Queue", "Quarantine")
+    assert env["ALERT_TOPIC_ARN"] == ref("AWS::SNS::Topic", "Alerts")
+    defaults = IotSettings()   # the settings the session's app is synthesized with
+    assert json.loads(env["ALERT_RULES"]) == [{"metric": m, "op": op, "value": v} for m, op, v in defaults.alert_rules]
+    assert env["TTL_DAYS"] == str(defaults.ttl_days)
 
 
-def test_dashboard_shows_ingest_lag_writer_throttles_and_alerts(template):
-    body = json.dumps(only(template, "AWS::CloudWatch::Dashboard")["Properties"]["DashboardBody"])
-    for needle in ("IncomingRecords", "IteratorAge", "Duration", "Errors", "WriteThrottleEvents",
-                   "NumberOfMessagesPublished", "ApproximateNumberOfMessagesVisible"):
-        assert needle in body
+def test_every_part_of_the_data_path_has_an_alarm(template):
+    # Which metrics each part alarms on is the constructs' business (and the snapshot's).
+    alarms = template.find_resources("AWS::CloudWatch::Alarm").values()
+    watched = json.dumps([a["Properties"]["Dimensions"] for a in alarms])
+    parts = [writer_id(template), *template.find_resources("AWS::SQS::Queue"),
+             *template.find_resources("AWS::IoT::TopicRule")]
+    for logical_id in parts:
+        assert f'"{logical_id}"' in watched, logical_id
 
 
-def test_alert_and_ops_topics_are_encrypted_and_tls_only(template):
+def test_every_topic_is_encrypted_with_the_data_key_and_tls_only(template):
     topics = template.find_resources("AWS::SNS::Topic")
-    assert len(topics) == 2
+    assert topics   # the device alerts and the ops topic
     for topic in topics.values():
-        assert "Fn::ImportValue" in topic["Properties"]["KmsMasterKeyId"]
-    for policy in template.find_resources("AWS::SNS::TopicPolicy").values():
-        statements = policy["Properties"]["PolicyDocument"]["Statement"]
-        assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-                   for s in statements)
+        assert topic["Properties"]["KmsMasterKeyId"]["Fn::ImportValue"].startswith(
+            "refarch-dev-SecurityBaseline:ExportsOutputFnGetAttDataKey")
+    tls_only = {t["Ref"] for policy in template.find_resources("AWS::SNS::TopicPolicy").values()
+                if any(s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+                       for s in policy["Properties"]["PolicyDocument"]["Statement"])
+                for t in policy["Properties"]["Topics"]}
+    assert tls_only == set(topics)
 
 
 def test_expected_load_sizes_the_stream(tmp_path):
@@ -160,5 +171,6 @@ def template_stream_id(template: Template) -> str:
     return stream_id
 
 
-def ops_topic_id(template: Template) -> str:
-    return next(k for k in template.find_resources("AWS::SNS::Topic") if k.startswith("OpsTopic"))
+def writer_id(template: Template) -> str:
+    (function_id,) = [k for k in template.find_resources("AWS::Lambda::Function") if k.startswith("WriterFunction")]
+    return function_id
