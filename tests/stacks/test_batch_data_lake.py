@@ -1,4 +1,8 @@
-"""BatchDataLake: what the synthesized template promises."""
+"""BatchDataLake: what the synthesized template promises.
+
+The Glue version, worker sizes, engine version and other values that are only today's
+choices stay in the snapshot; what each bucket keeps is test_bounded_storage.py's.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,11 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Template
 
+from refarch.config import LakeSettings
 from refarch.paths import SQL_ROOT
+from refarch.stacks.batch_data_lake import REJECTED_COLUMNS, TRADES_COLUMNS
+
+DEFAULTS = LakeSettings()   # the settings the session's app is synthesized with
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +36,23 @@ def is_data_key(value) -> bool:
     return value["Fn::ImportValue"].startswith("refarch-dev-SecurityBaseline:ExportsOutputFnGetAttDataKey")
 
 
+def security_configuration_name(template: Template) -> str:
+    (config,) = resources(template, "AWS::Glue::SecurityConfiguration").values()
+    return config["Properties"]["Name"]
+
+
+def database_name(template: Template) -> str:
+    (database,) = resources(template, "AWS::Glue::Database").values()
+    return database["Properties"]["DatabaseInput"]["Name"]
+
+
+def names(template: Template, kind: str) -> list[str]:
+    return [r["Properties"]["Name"] for r in resources(template, kind).values()]
+
+
 def test_every_bucket_is_encrypted_with_the_data_key_versioned_and_logged(template):
     buckets = resources(template, "AWS::S3::Bucket")
-    assert len(buckets) == 3  # raw, curated, query results
+    assert buckets
     for bucket in buckets.values():
         props = bucket["Properties"]
         default = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
@@ -41,23 +63,26 @@ def test_every_bucket_is_encrypted_with_the_data_key_versioned_and_logged(templa
 
 def test_every_bucket_denies_plain_http(template):
     policies = resources(template, "AWS::S3::BucketPolicy").values()
-    assert len(policies) == 3
-    for policy in policies:
-        assert any(s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
-                   for s in policy["Properties"]["PolicyDocument"]["Statement"])
+    denies_http = {policy["Properties"]["Bucket"]["Ref"] for policy in policies
+                   if any(s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+                          for s in policy["Properties"]["PolicyDocument"]["Statement"])}
+    assert denies_http == set(resources(template, "AWS::S3::Bucket"))
 
 
-def test_zone_buckets_have_names_other_stacks_can_derive(template):
-    names = sorted(r["Properties"].get("BucketName", "-") for r in resources(template, "AWS::S3::Bucket").values())
-    assert names == ["-", "refarch-dev-batchdatalake-curated-123456789012-us-east-1",
-                     "refarch-dev-batchdatalake-raw-123456789012-us-east-1"]
+def test_zone_buckets_have_the_names_the_stack_outputs_and_the_warehouse_grants_on(synthesis, template):
+    outputs = synthesis.template("BatchDataLake")["Outputs"]
+    raw, curated = outputs["RawBucketName"]["Value"], outputs["CuratedBucketName"]["Value"]
+    assert by_prefix(template, "AWS::S3::Bucket", "LakeRaw")["BucketName"] == raw
+    assert by_prefix(template, "AWS::S3::Bucket", "LakeCurated")["BucketName"] == curated
+    assert all(name.endswith("-123456789012-us-east-1") for name in (raw, curated))   # unique per account and region
+    assert curated in str(synthesis.template("RedshiftWarehouse"))   # named there, not imported
+    assert "BucketName" not in by_prefix(template, "AWS::S3::Bucket", "QueryResults")
 
 
 def test_raw_zone_uses_intelligent_tiering_so_reading_an_old_object_back_costs_no_retrieval(template):
     # A late file or a backfill reads old raw objects; Standard-IA or Glacier would charge per GB read.
     rules = by_prefix(template, "AWS::S3::Bucket", "LakeRaw")["LifecycleConfiguration"]["Rules"]
-    assert {"AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}, "Id": "AbortIncompleteUploads",
-            "Status": "Enabled"} in rules
+    assert any("AbortIncompleteMultipartUpload" in r and r["Status"] == "Enabled" for r in rules)
     tiering = next(r for r in rules if r["Id"] == "RawTiering")
     assert tiering["Transitions"] == [{"StorageClass": "INTELLIGENT_TIERING", "TransitionInDays": 0}]
     assert not any("Expiration" in key for r in rules for key in r if key != "NoncurrentVersionExpiration")
@@ -67,18 +92,15 @@ def test_curated_zone_uses_intelligent_tiering(template):
     rules = by_prefix(template, "AWS::S3::Bucket", "LakeCurated")["LifecycleConfiguration"]["Rules"]
     tiering = next(r for r in rules if r["Id"] == "CuratedTiering")
     assert tiering["Transitions"] == [{"StorageClass": "INTELLIGENT_TIERING", "TransitionInDays": 0}]
-    # each run rewrites partitions: their old versions expire after a week
-    assert next(r for r in rules if r["Id"] == "ExpireOldVersions")["NoncurrentVersionExpiration"] == {"NoncurrentDays": 7}
 
 
-def test_athena_query_results_expire_after_the_setting(template):
+def test_athena_query_results_expire_after_the_setting_where_the_workgroup_writes_them(template):
     rules = by_prefix(template, "AWS::S3::Bucket", "QueryResults")["LifecycleConfiguration"]["Rules"]
     expire = next(r for r in rules if r["Id"] == "ExpireQueryResults")
-    assert (expire["Prefix"], expire["ExpirationInDays"]) == ("results/", 30)
-    assert next(r for r in rules if r["Id"] == "ExpireOldVersions")["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
+    assert expire["ExpirationInDays"] == DEFAULTS.query_results_days
     [workgroup] = resources(template, "AWS::Athena::WorkGroup").values()
     location = workgroup["Properties"]["WorkGroupConfiguration"]["ResultConfiguration"]["OutputLocation"]
-    assert location["Fn::Join"][1][-1] == "/results/"      # where the rule expires them
+    assert location["Fn::Join"][1][-1] == f"/{expire['Prefix']}"      # where the rule expires them
 
 
 def test_security_configuration_encrypts_s3_logs_and_bookmarks_with_the_key(template):
@@ -91,63 +113,86 @@ def test_security_configuration_encrypts_s3_logs_and_bookmarks_with_the_key(temp
         encryption["S3Encryptions"][0], encryption["CloudWatchEncryption"], encryption["JobBookmarksEncryption"]))
 
 
-def test_crawlers_run_under_the_security_configuration(template):
-    crawlers = resources(template, "AWS::Glue::Crawler")
-    assert len(crawlers) == 2
-    for crawler in crawlers.values():
-        assert crawler["Properties"]["CrawlerSecurityConfiguration"] == "refarch-dev-BatchDataLake-GlueSecurity"
+def test_every_crawler_and_job_runs_under_the_security_configuration(template):
+    crawlers = resources(template, "AWS::Glue::Crawler").values()
+    jobs = resources(template, "AWS::Glue::Job").values()
+    assert crawlers and jobs
+    expected = security_configuration_name(template)
+    assert all(c["Properties"]["CrawlerSecurityConfiguration"] == expected for c in crawlers)
+    assert all(j["Properties"]["SecurityConfiguration"] == expected for j in jobs)
+
+
+def test_the_raw_crawler_crawls_only_new_folders_of_the_raw_trades_into_the_lake_database(template):
     raw = by_prefix(template, "AWS::Glue::Crawler", "RawCrawler")
-    assert raw["TablePrefix"] == "raw_"
     assert raw["RecrawlPolicy"] == {"RecrawlBehavior": "CRAWL_NEW_FOLDERS_ONLY"}   # not the history, nightly
     assert raw["SchemaChangePolicy"] == {"UpdateBehavior": "LOG", "DeleteBehavior": "LOG"}   # what Glue requires
-    assert raw["Targets"]["S3Targets"][0]["Path"]["Fn::Join"][1][1]["Ref"].startswith("LakeRaw")
-    assert raw["Targets"]["S3Targets"][0]["Path"]["Fn::Join"][1][-1] == "/trades/"
+    assert raw["DatabaseName"] == database_name(template)
+    (target,) = raw["Targets"]["S3Targets"]
+    assert target["Path"]["Fn::Join"][1][1]["Ref"].startswith("LakeRaw")
+    assert target["Path"]["Fn::Join"][1][-1] == "/trades/"
+
+
+def test_the_partition_crawler_registers_partitions_of_the_declared_tables_only(template):
     partitions = by_prefix(template, "AWS::Glue::Crawler", "CuratedPartitions")
-    assert partitions["Targets"]["CatalogTargets"] == [
-        {"DatabaseName": "refarch_lake_dev", "Tables": ["trades", "trades_rejected"]}]
-    assert partitions["SchemaChangePolicy"] == {"UpdateBehavior": "LOG", "DeleteBehavior": "LOG"}
+    tables = sorted(t["Properties"]["TableInput"]["Name"] for t in resources(template, "AWS::Glue::Table").values())
+    assert partitions["Targets"]["CatalogTargets"] == [{"DatabaseName": database_name(template), "Tables": tables}]
+    assert partitions["SchemaChangePolicy"] == {"UpdateBehavior": "LOG", "DeleteBehavior": "LOG"}   # never drops a table
 
 
-def test_etl_job_is_glue_5_incremental_by_its_own_record_with_logs_metrics_and_the_script_asset(template):
+def test_the_etl_job_runs_the_script_asset_and_keeps_its_own_record_instead_of_bookmarks(template):
     (job,) = resources(template, "AWS::Glue::Job").values()
     props = job["Properties"]
-    assert props["GlueVersion"] == "5.0"
-    assert props["Command"]["Name"] == "glueetl" and props["Command"]["PythonVersion"] == "3"
     assert props["Command"]["ScriptLocation"].startswith("s3://cdk-hnb659fds-assets-")
-    assert (props["WorkerType"], props["NumberOfWorkers"]) == ("G.1X", 2)
-    assert props["SecurityConfiguration"] == "refarch-dev-BatchDataLake-GlueSecurity"
-    args = props["DefaultArguments"]
     # The plain Spark script keeps its own record of processed objects: bookmarks would do nothing.
-    assert args["--job-bookmark-option"] == "job-bookmark-disable"
-    assert args["--enable-continuous-cloudwatch-log"] == "true"
-    assert args["--enable-metrics"] == "true"
-    assert set(args) >= {"--source_path", "--target_path", "--rejected_path", "--quality_path"}
-    # the trades the job accepts are the days the table projects
+    assert props["DefaultArguments"]["--job-bookmark-option"] == "job-bookmark-disable"
+
+
+def test_the_etl_job_logs_continuously_and_publishes_metrics(template):
+    (job,) = resources(template, "AWS::Glue::Job").values()
+    args = job["Properties"]["DefaultArguments"]
+    assert (args["--enable-continuous-cloudwatch-log"], args["--enable-metrics"]) == ("true", "true")
+
+
+def test_the_etl_job_reads_raw_and_writes_the_curated_paths(template):
+    (job,) = resources(template, "AWS::Glue::Job").values()
+    args = job["Properties"]["DefaultArguments"]
+    assert args["--source_path"]["Fn::Join"][1][1]["Ref"].startswith("LakeRaw")
+    for path in ("--target_path", "--rejected_path", "--quality_path"):
+        assert args[path]["Fn::Join"][1][1]["Ref"].startswith("LakeCurated"), path
+
+
+def test_the_etl_job_accepts_the_days_the_trades_table_projects(template):
+    (job,) = resources(template, "AWS::Glue::Job").values()
     [table] = [t["Properties"]["TableInput"] for t in resources(template, "AWS::Glue::Table").values()
                if t["Properties"]["TableInput"]["Name"] == "trades"]
-    assert args["--first_trade_date"] == "2024-01-01"
-    assert table["Parameters"]["projection.trade_date.range"] == "2024-01-01,NOW+1DAYS"
+    first, last = table["Parameters"]["projection.trade_date.range"].split(",")
+    assert job["Properties"]["DefaultArguments"]["--first_trade_date"] == first == DEFAULTS.first_trade_date
+    assert last == "NOW+1DAYS"
 
 
 def test_workflow_crawls_on_schedule_then_runs_the_job_then_registers_partitions(template):
     triggers = {k: r["Properties"] for k, r in resources(template, "AWS::Glue::Trigger").items()}
+    raw_crawler = by_prefix(template, "AWS::Glue::Crawler", "RawCrawler")["Name"]
+    partitions = by_prefix(template, "AWS::Glue::Crawler", "CuratedPartitions")["Name"]
+    (job,) = names(template, "AWS::Glue::Job")
     schedule = next(t for t in triggers.values() if t["Type"] == "SCHEDULED")
-    assert schedule["Schedule"] == "cron(0 2 * * ? *)"
-    assert schedule["Actions"] == [{"CrawlerName": "refarch-dev-BatchDataLake-RawCrawler"}]
+    assert schedule["Schedule"] == DEFAULTS.crawl_schedule
+    assert schedule["Actions"] == [{"CrawlerName": raw_crawler}]
     after_crawl = next(t for t in triggers.values() if t["Actions"][0].get("JobName"))
-    assert after_crawl["Predicate"]["Conditions"] == [{"CrawlerName": "refarch-dev-BatchDataLake-RawCrawler",
+    assert after_crawl["Actions"] == [{"JobName": job}]
+    assert after_crawl["Predicate"]["Conditions"] == [{"CrawlerName": raw_crawler,
                                                        "CrawlState": "SUCCEEDED", "LogicalOperator": "EQUALS"}]
     after_job = next(t for t in triggers.values() if t["Type"] == "CONDITIONAL" and t is not after_crawl)
-    assert after_job["Predicate"]["Conditions"][0]["State"] == "SUCCEEDED"
-    assert after_job["Actions"] == [{"CrawlerName": "refarch-dev-BatchDataLake-CuratedPartitions"}]
+    assert after_job["Predicate"]["Conditions"][0] == {"JobName": job, "State": "SUCCEEDED",
+                                                       "LogicalOperator": "EQUALS"}
+    assert after_job["Actions"] == [{"CrawlerName": partitions}]
 
 
-def test_workgroup_is_enforced_engine_v3_encrypted_with_a_scan_cutoff(template):
+def test_workgroup_is_enforced_encrypted_with_the_data_key_with_the_scan_cutoff_setting(template):
     (workgroup,) = resources(template, "AWS::Athena::WorkGroup").values()
     config = workgroup["Properties"]["WorkGroupConfiguration"]
     assert config["EnforceWorkGroupConfiguration"] is True
-    assert config["EngineVersion"] == {"SelectedEngineVersion": "Athena engine version 3"}
-    assert config["BytesScannedCutoffPerQuery"] == 10240 * 1024 * 1024
+    assert config["BytesScannedCutoffPerQuery"] == DEFAULTS.bytes_scanned_cutoff_mb * 1024 * 1024
     result = config["ResultConfiguration"]
     assert result["EncryptionConfiguration"]["EncryptionOption"] == "SSE_KMS"
     assert is_data_key(result["EncryptionConfiguration"]["KmsKey"])
@@ -155,26 +200,26 @@ def test_workgroup_is_enforced_engine_v3_encrypted_with_a_scan_cutoff(template):
     assert result["OutputLocation"]["Fn::Join"][1][1]["Ref"].startswith("QueryResults")
 
 
-def test_one_named_query_per_sql_file(template):
+def test_one_named_query_per_sql_file_on_the_lake_database(template):
     queries = {r["Properties"]["Name"]: r["Properties"] for r in resources(template, "AWS::Athena::NamedQuery").values()}
     files = {p.stem: p for p in Path(SQL_ROOT, "athena").glob("*.sql")}
     assert set(queries) == set(files)
     for name, props in queries.items():
         assert props["QueryString"] == files[name].read_text().strip()
-        assert props["Database"] == "refarch_lake_dev"
+        assert props["Database"] == database_name(template)
         assert props["Description"] == files[name].read_text().splitlines()[0][2:].strip()
 
 
-def test_curated_tables_are_declared_with_their_types(template):
+def test_curated_tables_declare_the_columns_the_etl_job_writes(template):
+    # tests/jobs/test_trades_etl.py compares these declarations with the Parquet Spark writes.
     tables = {r["Properties"]["TableInput"]["Name"]: r["Properties"]["TableInput"]
               for r in resources(template, "AWS::Glue::Table").values()}
     assert set(tables) == {"trades", "trades_rejected"}
-    trades = tables["trades"]
-    assert [(c["Name"], c["Type"]) for c in trades["StorageDescriptor"]["Columns"]] == [
-        ("trade_id", "string"), ("symbol", "string"), ("side", "string"), ("quantity", "bigint"),
-        ("price", "decimal(18,4)"), ("trade_ts", "timestamp")]
-    assert trades["PartitionKeys"] == [{"Name": "trade_date", "Type": "string"}]
-    assert trades["Parameters"]["projection.trade_date.type"] == "date"
+    for name, columns in (("trades", TRADES_COLUMNS), ("trades_rejected", REJECTED_COLUMNS)):
+        declared = tables[name]["StorageDescriptor"]["Columns"]
+        assert tuple((c["Name"], c["Type"]) for c in declared) == columns, name
+        assert tables[name]["PartitionKeys"] == [{"Name": "trade_date", "Type": "string"}], name
+    assert tables["trades"]["Parameters"]["projection.trade_date.type"] == "date"
     assert "projection.enabled" not in tables["trades_rejected"]["Parameters"]
 
 
