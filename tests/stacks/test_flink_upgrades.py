@@ -20,8 +20,8 @@ def applications(template: dict) -> list[dict]:
 
 
 def test_an_update_resumes_from_the_latest_snapshot_and_drops_unclaimed_state(synthesis):
-    apps = applications(synthesis.template("StreamingLogAnalytics")) + applications(synthesis.template("AdTech"))
-    assert len(apps) == 2
+    apps = [app for stack in synthesis.stacks for app in applications(synthesis.template(stack))]
+    assert apps   # StreamingLogAnalytics' and AdTech's
     for app in apps:
         assert app["RunConfiguration"] == {
             "ApplicationRestoreConfiguration": {"ApplicationRestoreType": "RESTORE_FROM_LATEST_SNAPSHOT"},
@@ -29,11 +29,16 @@ def test_an_update_resumes_from_the_latest_snapshot_and_drops_unclaimed_state(sy
         assert app["ApplicationConfiguration"]["ApplicationSnapshotConfiguration"] == {"SnapshotsEnabled": True}
 
 
-def test_the_first_start_skips_restoring_since_there_is_no_snapshot_yet(synthesis):
-    starts = [r["Properties"] for stack in ("StreamingLogAnalytics", "AdTech")
-              for r in synthesis.template(stack)["Resources"].values() if r["Type"] == "Custom::AWS"]
-    assert len(starts) == 2
-    assert all('"ApplicationRestoreType":"SKIP_RESTORE_FROM_SNAPSHOT"' in str(s["Create"]) for s in starts)
+def test_the_first_start_of_every_application_skips_restoring_since_there_is_no_snapshot_yet(synthesis):
+    started = 0
+    for stack in synthesis.stacks:
+        resources = synthesis.template(stack)["Resources"]
+        starts = [r["Properties"] for r in resources.values()
+                  if r["Type"] == "Custom::AWS" and "StartApplication" in str(r["Properties"]["Create"])]
+        assert len(starts) == len(applications(synthesis.template(stack))), stack   # one starter each
+        assert all('"ApplicationRestoreType":"SKIP_RESTORE_FROM_SNAPSHOT"' in str(s["Create"]) for s in starts), stack
+        started += len(starts)
+    assert started
 
 
 @pytest.mark.synth
