@@ -1,4 +1,9 @@
-"""RedshiftWarehouse: what the synthesized template promises."""
+"""RedshiftWarehouse: what the synthesized template promises.
+
+Names are read from where they are defined (the cluster, the lake's template, the setup's
+users) rather than restated; node type, handler, timeout and the exact alarm list stay in
+the snapshot.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,8 @@ from aws_cdk.assertions import Template
 
 from refarch.config import SettingError, settings_from_context
 from refarch.constructs.warehouse_setup import setup_sql_hash
+from refarch.patterns import BASELINE
 from refarch.paths import SQL_ROOT
-
-CURATED = "refarch-dev-batchdatalake-curated-123456789012-us-east-1"
-CLUSTER = "refarch-dev-redshiftwarehouse-warehouse"
 
 
 @pytest.fixture(scope="module")
@@ -20,9 +23,29 @@ def template(synthesis) -> Template:
     return Template.from_json(synthesis.template("RedshiftWarehouse"))
 
 
+@pytest.fixture(scope="module")
+def lake(synthesis) -> dict:
+    """What the warehouse reads from BatchDataLake: its curated bucket, database and ETL job."""
+    template = synthesis.template("BatchDataLake")
+    (job,) = [r["Properties"]["Name"] for r in template["Resources"].values() if r["Type"] == "AWS::Glue::Job"]
+    outputs = template["Outputs"]
+    return {"curated": outputs["CuratedBucketName"]["Value"], "database": outputs["DatabaseName"]["Value"],
+            "job": job}
+
+
 def cluster(template: Template) -> dict:
     (resource,) = template.find_resources("AWS::Redshift::Cluster").values()
     return resource["Properties"]
+
+
+def setup_resource(template: Template) -> dict:
+    (resource,) = template.find_resources("Custom::RedshiftWarehouseSetup").values()
+    return resource
+
+
+def loader_user(template: Template) -> str:
+    """The database user the setup creates for the loader."""
+    return setup_resource(template)["Properties"]["Warehouse"]["LOADER_USER"]
 
 
 def test_cluster_is_encrypted_with_the_baseline_key_and_not_public(template):
@@ -31,14 +54,21 @@ def test_cluster_is_encrypted_with_the_baseline_key_and_not_public(template):
     assert props["KmsKeyId"]["Fn::ImportValue"].startswith("refarch-dev-SecurityBaseline:ExportsOutputRefDataKey")
     assert props["PubliclyAccessible"] is False
     assert props["EnhancedVpcRouting"] is True
-    assert (props["NodeType"], props["ClusterType"]) == ("ra3.xlplus", "single-node")
 
 
-def test_cluster_sits_in_the_isolated_subnets(template):
+def baseline_subnets(synthesis) -> dict[str, str]:
+    """The baseline's (isolated) subnets: export name -> CIDR block."""
+    baseline = synthesis.template(BASELINE)
+    subnets = {k: r["Properties"]["CidrBlock"] for k, r in baseline["Resources"].items()
+               if r["Type"] == "AWS::EC2::Subnet"}
+    return {o["Export"]["Name"]: subnets[o["Value"]["Ref"]] for o in baseline["Outputs"].values()
+            if "Export" in o and o["Value"].get("Ref") in subnets}
+
+
+def test_cluster_sits_in_the_baseline_isolated_subnets(synthesis, template):
     (group,) = template.find_resources("AWS::Redshift::ClusterSubnetGroup").values()
-    subnets = group["Properties"]["SubnetIds"]
-    assert len(subnets) == 2
-    assert all("isolated" in str(s) for s in subnets)
+    subnets = {s["Fn::ImportValue"] for s in group["Properties"]["SubnetIds"]}
+    assert subnets and subnets == set(baseline_subnets(synthesis))
 
 
 def test_parameter_group_requires_ssl_and_logs_user_activity(template):
@@ -53,8 +83,9 @@ def test_audit_logs_go_to_encrypted_log_groups_created_first(template):
                                           "LogExports": ["connectionlog", "useractivitylog", "userlog"]}
     names = sorted(g["Properties"]["LogGroupName"] for g in template.find_resources("AWS::Logs::LogGroup").values()
                    if "redshift/cluster" in str(g["Properties"].get("LogGroupName")))
-    assert names == [f"/aws/redshift/cluster/refarch-dev-redshiftwarehouse-warehouse/{log}"
-                     for log in ("connectionlog", "useractivitylog", "userlog")]
+    # the groups Redshift writes each export to, made first so they are encrypted and expire
+    assert names == [f"/aws/redshift/cluster/{props['ClusterIdentifier']}/{log}"
+                     for log in props["LoggingProperties"]["LogExports"]]
 
 
 def test_admin_credentials_are_generated_into_secrets_manager(template):
@@ -81,10 +112,18 @@ def credentials_for(statements: list[dict]) -> list[str]:
     return sorted(r.removeprefix(prefix) for r in credentials["Resource"])
 
 
+def credentials_of(template: Template, user: str) -> list[str]:
+    """Data API credentials for `user` on the warehouse's database, and nothing else."""
+    props = cluster(template)
+    return [f"dbname:{props['ClusterIdentifier']}/{props['DBName']}", f"dbuser:{props['ClusterIdentifier']}/{user}"]
+
+
 def test_the_loader_gets_credentials_for_its_own_database_user_only(template):
     statements = role_statements(template, "LoaderRoleDefaultPolicy")
-    assert credentials_for(statements) == [f"dbname:{CLUSTER}/analytics", f"dbuser:{CLUSTER}/refarch_loader"]
-    assert not any("refarch_admin" in json.dumps(s) for s in statements)       # no admin credentials at all
+    admin = cluster(template)["MasterUsername"]
+    assert loader_user(template) != admin
+    assert credentials_for(statements) == credentials_of(template, loader_user(template))
+    assert not any(admin in json.dumps(s) for s in statements)       # no admin credentials at all
     assert not any(a.startswith("secretsmanager:") for a in actions(statements))
 
 
@@ -97,7 +136,7 @@ def test_the_loader_may_only_submit_its_load_batch_and_wait_for_it(template):
 
 def test_the_setup_function_gets_credentials_for_the_admin_only(template):
     statements = role_statements(template, "SetupFunctionRoleDefaultPolicy")
-    assert credentials_for(statements) == [f"dbname:{CLUSTER}/analytics", f"dbuser:{CLUSTER}/refarch_admin"]
+    assert credentials_for(statements) == credentials_of(template, cluster(template)["MasterUsername"])
     assert sorted(a for a in actions(statements) if a.startswith("redshift-data:")) == [
         "redshift-data:CancelStatement", "redshift-data:DescribeStatement", "redshift-data:ExecuteStatement",
         "redshift-data:GetStatementResult"]    # one statement at a time; it reads its guards' rows
@@ -111,19 +150,21 @@ def setup_lambda(template: Template) -> dict:
 
 
 def test_the_setup_function_runs_the_setup_sql_as_the_admin(template):
-    function = setup_lambda(template)
-    assert function["Handler"] == "redshift_setup.handler"
-    assert function["Environment"]["Variables"] | {"POWERTOOLS_SERVICE_NAME": None} == {
-        "CLUSTER_ID": CLUSTER, "DATABASE": "analytics", "DB_USER": "refarch_admin",
-        "POWERTOOLS_SERVICE_NAME": None, "POWERTOOLS_METRICS_NAMESPACE": "refarch"}
-    assert function["Timeout"] == 900
+    env = setup_lambda(template)["Environment"]["Variables"]
+    props = cluster(template)
+    assert {k: env[k] for k in ("CLUSTER_ID", "DATABASE", "DB_USER")} == {
+        "CLUSTER_ID": props["ClusterIdentifier"], "DATABASE": props["DBName"], "DB_USER": props["MasterUsername"]}
+
+
+def test_the_setup_creates_the_user_the_loader_runs_as_and_points_spectrum_at_the_lake(template, lake):
+    warehouse = setup_resource(template)["Properties"]["Warehouse"]
+    assert warehouse["LOADER_USER"] == loader_lambda(template)["Environment"]["Variables"]["DB_USER"]
+    assert warehouse["LAKE_DATABASE"] == lake["database"]
 
 
 def test_the_setup_runs_at_deploy_once_the_cluster_exists_and_again_when_its_sql_changes(template):
-    (resource,) = template.find_resources("Custom::RedshiftWarehouseSetup").values()
+    resource = setup_resource(template)
     props = resource["Properties"]
-    assert props["Warehouse"]["LOADER_USER"] == "refarch_loader"
-    assert props["Warehouse"]["LAKE_DATABASE"] == "refarch_lake_dev"
     lake_role = props["Warehouse"]["COPY_ROLE_ARN"]["Fn::GetAtt"]
     assert lake_role[0].startswith("LakeReaderRole") and props["Warehouse"]["SPECTRUM_ROLE_ARN"]["Fn::GetAtt"] == lake_role
     assert props["SqlHash"] == setup_sql_hash(SQL_ROOT / "redshift")
@@ -147,26 +188,28 @@ def test_no_load_is_triggered_before_the_setup_ran(template):
     assert setup in rule["DependsOn"]
 
 
-def test_security_group_admits_sql_from_the_isolated_subnets_only(template):
+def test_security_group_admits_sql_from_the_isolated_subnets_only(synthesis, template):
     groups = [g["Properties"] for k, g in template.find_resources("AWS::EC2::SecurityGroup").items()
               if k.startswith("WarehouseSecurityGroup")]
     (group,) = groups
     ingress = group["SecurityGroupIngress"]
-    assert len(ingress) == 2 and all(rule["FromPort"] == 5439 for rule in ingress)
-    assert not any(rule.get("CidrIp") == "0.0.0.0/0" for rule in ingress)
+    port = cluster(template)["Port"]
+    assert ingress and all((rule["FromPort"], rule["ToPort"]) == (port, port) for rule in ingress)
+    assert sorted(rule["CidrIp"] for rule in ingress) == sorted(baseline_subnets(synthesis).values())
 
 
-def test_copy_role_is_scoped_to_the_curated_prefixes_and_the_lake_database(template):
+def test_copy_role_is_scoped_to_the_curated_prefixes_and_the_lake_database(template, lake):
+    curated, database = lake["curated"], lake["database"]
     policy = next(p for k, p in template.find_resources("AWS::IAM::Policy").items() if k.startswith("LakeReader"))
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     reads = next(s for s in statements if s["Action"] == "s3:GetObject")
-    assert sorted(reads["Resource"]) == [f"arn:aws:s3:::{CURATED}/_quality/refarch-dev-BatchDataLake-CurateTrades/*",
-                                        f"arn:aws:s3:::{CURATED}/trades/*",           # COPY reads a run's manifest,
-                                        f"arn:aws:s3:::{CURATED}/trades_rejected/*"]  # then the files it lists
+    assert sorted(reads["Resource"]) == [f"arn:aws:s3:::{curated}/_quality/{lake['job']}/*",
+                                        f"arn:aws:s3:::{curated}/trades/*",           # COPY reads a run's manifest,
+                                        f"arn:aws:s3:::{curated}/trades_rejected/*"]  # then the files it lists
     glue = next(s for s in statements if "glue:GetTable" in s["Action"])
     assert sorted(glue["Resource"]) == ["arn:aws:glue:us-east-1:123456789012:catalog",
-                                       "arn:aws:glue:us-east-1:123456789012:database/refarch_lake_dev",
-                                       "arn:aws:glue:us-east-1:123456789012:table/refarch_lake_dev/*"]
+                                       f"arn:aws:glue:us-east-1:123456789012:database/{database}",
+                                       f"arn:aws:glue:us-east-1:123456789012:table/{database}/*"]
     assert not any(a.startswith(("s3:Put", "s3:Delete", "glue:Create", "glue:Update"))
                    for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
 
@@ -180,31 +223,42 @@ def test_the_lake_and_streaming_ingestion_roles_are_attached_to_the_cluster(temp
                 if {"Ref": streaming["Fn::GetAtt"][0]} in p["Properties"].get("Roles", [])]
 
 
-def test_loader_runs_the_sql_through_the_data_api_nightly(template):
-    loader = next(f["Properties"] for k, f in template.find_resources("AWS::Lambda::Function").items()
-                  if k.startswith("Loader"))
-    env = loader["Environment"]["Variables"]
-    assert env["CLUSTER_ID"] == "refarch-dev-redshiftwarehouse-warehouse"
-    assert env["CURATED_BUCKET"] == CURATED
-    assert env["DB_USER"] == "refarch_loader"
+def loader_lambda(template: Template) -> dict:
+    (function,) = [f["Properties"] for k, f in template.find_resources("AWS::Lambda::Function").items()
+                   if k.startswith("LoaderFunction")]
+    return function
+
+
+def test_the_loader_loads_the_lakes_curated_bucket_into_this_cluster(template, lake):
+    env = loader_lambda(template)["Environment"]["Variables"]
+    assert env["CLUSTER_ID"] == cluster(template)["ClusterIdentifier"]
+    assert env["CURATED_BUCKET"] == lake["curated"]
     assert not {"LAKE_DATABASE", "SPECTRUM_ROLE_ARN"} & set(env)     # the setup's, not the load's
-    # Loads start when the lake's ETL job has succeeded, not at a fixed hour.
+
+
+def test_loads_start_when_the_lakes_etl_job_has_succeeded_not_at_a_fixed_hour(template, lake):
     (rule,) = template.find_resources("AWS::Events::Rule").values()
     assert rule["Properties"]["EventPattern"] == {
         "source": ["aws.glue"], "detail-type": ["Glue Job State Change"],
-        "detail": {"jobName": ["refarch-dev-BatchDataLake-CurateTrades"], "state": ["SUCCEEDED"]}}
+        "detail": {"jobName": [lake["job"]], "state": ["SUCCEEDED"]}}
 
 
 def test_loads_run_one_at_a_time(template):
-    loader = next(f["Properties"] for k, f in template.find_resources("AWS::Lambda::Function").items()
-                  if k.startswith("Loader"))
-    assert loader["ReservedConcurrentExecutions"] == 1
+    assert loader_lambda(template)["ReservedConcurrentExecutions"] == 1
 
 
 def test_loader_failures_reach_alarms(template):
-    metrics = sorted(a["Properties"]["MetricName"] for a in template.find_resources("AWS::CloudWatch::Alarm").values())
-    assert metrics == ["CPUUtilization", "Errors", "HealthStatus", "NumberOfMessagesSent",
-                       "PercentageDiskSpaceUsed"]
+    # A failed run ends in the failure queue, whether EventBridge or the async invoke gave up.
+    (config,) = template.find_resources("AWS::Lambda::EventInvokeConfig").values()
+    queue = config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    (rule,) = template.find_resources("AWS::Events::Rule").values()
+    assert rule["Properties"]["Targets"][0]["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": [queue, "Arn"]}
+    # Which metrics each part alarms on is the constructs' business (and the snapshot's).
+    alarms = template.find_resources("AWS::CloudWatch::Alarm").values()
+    watched = json.dumps([a["Properties"]["Dimensions"] for a in alarms])
+    (loader_id,) = [k for k in template.find_resources("AWS::Lambda::Function") if k.startswith("LoaderFunction")]
+    for part in (queue, loader_id, cluster(template)["ClusterIdentifier"]):
+        assert f'"{part}"' in watched, part
 
 
 def test_selecting_the_warehouse_brings_the_lake_along():
@@ -227,18 +281,17 @@ def test_a_multi_node_type_cannot_run_as_one_node():
         settings_from_context({"warehouse_node_type": "ra3.4xlarge"}, environ={})
 
 
-def test_the_loader_reads_only_the_etl_runs_manifests_to_know_what_to_copy(template):
-    loader = next(f["Properties"] for k, f in template.find_resources("AWS::Lambda::Function").items()
-                  if k.startswith("LoaderFunction"))
-    prefix = "_quality/refarch-dev-BatchDataLake-CurateTrades/"
-    assert loader["Environment"]["Variables"]["LOAD_MANIFEST_PREFIX"] == prefix
+def test_the_loader_reads_only_the_etl_runs_manifests_to_know_what_to_copy(template, lake):
+    curated = lake["curated"]
+    prefix = f"_quality/{lake['job']}/"
+    assert loader_lambda(template)["Environment"]["Variables"]["LOAD_MANIFEST_PREFIX"] == prefix
     policy = next(p for k, p in template.find_resources("AWS::IAM::Policy").items() if k.startswith("LoaderRole"))
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     s3 = [s for s in statements if any(a.startswith("s3:") for a in
                                         ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))]
     assert s3 == [
-        {"Action": "s3:GetObject", "Effect": "Allow", "Resource": f"arn:aws:s3:::{CURATED}/{prefix}*"},
-        {"Action": "s3:ListBucket", "Effect": "Allow", "Resource": f"arn:aws:s3:::{CURATED}",
+        {"Action": "s3:GetObject", "Effect": "Allow", "Resource": f"arn:aws:s3:::{curated}/{prefix}*"},
+        {"Action": "s3:ListBucket", "Effect": "Allow", "Resource": f"arn:aws:s3:::{curated}",
          "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}}}]
 
 
