@@ -17,6 +17,7 @@ from refarch.lambda_code import load_lambda_module
 from refarch.paths import LAMBDA_ROOT
 from refarch.setting_parsers import SettingError
 from refarch.synthesis import synthesize
+from tests.stacks.failure_alarms import assert_failure_alarm, ops_topic
 
 DATA_KEY_EXPORT = "refarch-dev-SecurityBaseline:ExportsOutputFnGetAttDataKey"
 # Settings other than the defaults: a resource that follows them cannot be showing a default.
@@ -252,6 +253,13 @@ def test_every_part_of_the_loop_has_an_alarm(resources):
         assert f'"{logical(resources, kind, prefix)}"' in watched, prefix
     (api,) = properties_of(resources, "AWS::ApiGateway::RestApi")
     assert json.dumps({"Name": "ApiName", "Value": api["Name"]}) in watched
+
+
+def test_records_the_job_rejects_alarm_the_ops_topic_as_they_arrive(resources):
+    # The dead-letter stream is the job's failure destination; that the job itself alarms when it
+    # is down is test_monitoring.py's, for every Flink job.
+    dead = {"Name": "StreamName", "Value": {"Ref": logical(resources, "AWS::Kinesis::Stream", "DeadLettersStream")}}
+    assert_failure_alarm(resources, "AWS/Kinesis", "IncomingRecords", dead, fires="above", topic=ops_topic(resources))
 
 
 def test_the_stale_window_alarm_reads_metrics_the_updater_publishes(resources):

@@ -1,12 +1,11 @@
 """FirehoseParquet: what the synthesized template promises.
 
-Compression codecs, retry counts and the exact alarm list are today's choices of the
-constructs and stay in the snapshot; these tests state what the pattern relies on.
+Compression codecs, retry counts, alarm thresholds and the exact alarm list are today's
+choices of the constructs and stay in the snapshot; these tests state what the pattern relies
+on, including an alarm to the ops topic on each way a record can fail to arrive.
 """
 
 from __future__ import annotations
-
-import json
 
 import pytest
 from aws_cdk.assertions import Template
@@ -14,6 +13,7 @@ from aws_cdk.assertions import Template
 from refarch.lambda_code import load_lambda_module
 from refarch.paths import LAMBDA_ROOT
 from refarch.stacks.firehose_parquet import TABLE_PREFIX, UNDATED
+from tests.stacks.failure_alarms import assert_failure_alarm, ops_topic
 
 COLUMNS = load_lambda_module("log_transform", "log_transform_parse").COLUMNS
 
@@ -182,13 +182,35 @@ def test_transform_may_reingest_into_its_own_stream_only(template, stream):
     assert put["Resource"] == f"arn:aws:firehose:us-east-1:123456789012:deliverystream/{stream['DeliveryStreamName']}"
 
 
-def test_the_delivery_stream_and_the_transform_have_alarms(template, stream):
-    # Which metrics each alarms on is the delivery construct's business (and the snapshot's).
-    dimensions = json.dumps([a["Properties"].get("Dimensions")
-                             for a in template.find_resources("AWS::CloudWatch::Alarm").values()])
-    assert json.dumps({"Name": "DeliveryStreamName", "Value": stream["DeliveryStreamName"]}) in dimensions
-    assert json.dumps({"Name": "FunctionName", "Value": {
-        "Ref": only_id(template, "AWS::Lambda::Function", "TransformFunction")}}) in dimensions
+def firehose(stream: dict) -> dict:
+    return {"Name": "DeliveryStreamName", "Value": stream["DeliveryStreamName"]}
+
+
+def test_a_failing_or_stuck_delivery_to_s3_alarms_the_ops_topic(template, stream):
+    resources = template.to_json()["Resources"]
+    topic = ops_topic(resources)
+    assert_failure_alarm(resources, "AWS/Firehose", "DeliveryToS3.Success", firehose(stream),
+                         fires="below", topic=topic)
+    assert_failure_alarm(resources, "AWS/Firehose", "DeliveryToS3.DataFreshness", firehose(stream),
+                         fires="above", topic=topic)
+
+
+def test_records_that_fail_parquet_conversion_alarm_the_ops_topic(template, stream):
+    # They land under errors/format-conversion-failed/, which nobody reads unless told.
+    resources = template.to_json()["Resources"]
+    assert_failure_alarm(resources, "AWS/Firehose", "FailedConversion.Records", firehose(stream),
+                         fires="above", topic=ops_topic(resources))
+
+
+def test_a_failing_transform_alarms_the_ops_topic(template, stream):
+    # Firehose failing to invoke it (records to errors/processing-failed/), and the function raising.
+    resources = template.to_json()["Resources"]
+    topic = ops_topic(resources)
+    assert_failure_alarm(resources, "AWS/Firehose", "ExecuteProcessing.Success", firehose(stream),
+                         fires="below", topic=topic)
+    transform = {"Name": "FunctionName", "Value": {"Ref": only_id(template, "AWS::Lambda::Function",
+                                                                  "TransformFunction")}}
+    assert_failure_alarm(resources, "AWS/Lambda", "Errors", transform, fires="above", topic=topic)
 
 
 def test_the_unparsed_lines_alarm_reads_the_metric_the_transform_publishes(template):

@@ -10,6 +10,7 @@ import json
 
 from refarch.diagram.graph import CDK_PROVIDER_PREFIXES
 from refarch.monitoring import DASHBOARD_ID
+from tests.stacks.failure_alarms import assert_failure_alarm
 
 # What the dashboard must show, and the literal name a widget may use instead of a Ref.
 MONITORED = {
@@ -82,6 +83,22 @@ def test_every_topic_rule_alarms_when_its_action_fails(synthesis):
         for logical_id in _of_type(resources, "AWS::IoT::TopicRule"):
             assert any({"Name": "RuleName", "Value": {"Ref": logical_id}} in a["Dimensions"] for a in failures), \
                 (stack, logical_id)
+
+
+def test_every_flink_job_alarms_when_it_is_down_or_its_checkpoints_fail(synthesis):
+    # A job that stops (or cannot checkpoint, and so restarts from an old one) stops its sinks
+    # with no error anywhere else; thresholds are the construct's and the snapshot's.
+    jobs = 0
+    for stack in synthesis.stacks:
+        resources = _resources(synthesis, stack)
+        for logical_id in _of_type(resources, "AWS::KinesisAnalyticsV2::Application"):
+            (topic,) = _ops_topics(resources)
+            application = {"Name": "Application", "Value": {"Ref": logical_id}}
+            for metric in ("downtime", "numberOfFailedCheckpoints"):
+                assert_failure_alarm(resources, "AWS/KinesisAnalytics", metric, application,
+                                     fires="above", topic=topic)
+            jobs += 1
+    assert jobs   # the default app has Flink jobs (AdTech, StreamingLogAnalytics): none found is a broken lookup
 
 
 def _ops_topics(resources) -> list[str]:

@@ -2,9 +2,10 @@
 sinks (lake, OpenSearch, Redshift) and their alarms, read from the session's one synthesis.
 
 That the model, the Glue columns and the index mapping are the Python schema is
-tests/test_clickstream_schema.py's; alarm actions are test_monitoring.py's; the cluster's
-roles are test_redshift_warehouse.py's. Runtime, sizes and the exact alarm list stay in the
-snapshot; settings are compared with the settings the session's app is built from.
+tests/test_clickstream_schema.py's; that every alarm notifies the ops topic is
+test_monitoring.py's (the failure-path alarms here check it again); the cluster's roles are
+test_redshift_warehouse.py's. Runtime, sizes, alarm thresholds and the exact alarm list stay in
+the snapshot; settings are compared with the settings the session's app is built from.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from aws_cdk.assertions import Template
 
 from refarch.patterns import BASELINE
 from refarch.paths import SQL_ROOT
+from tests.stacks.failure_alarms import assert_failure_alarm, ops_topic
 
 STACK = "StreamingLogAnalytics"
 
@@ -239,16 +241,50 @@ def test_the_streaming_setup_is_run_by_the_warehouse_s_setup_function_not_its_lo
         "Fn::ImportValue": "refarch-dev-RedshiftWarehouse-SetupFunctionArn"}
 
 
-def test_alarms_watch_the_api_the_job_the_domain_and_every_delivery(template, raw):
-    # Which metrics each part alarms on is the constructs' business (and the snapshot's).
+def test_alarms_watch_the_api_and_the_job(template, raw):
+    # Which metrics each alarms on is the constructs' business (and the snapshot's); that the
+    # job alarms when it is down or fails checkpoints is test_monitoring.py's, for every job.
     alarms = template.find_resources("AWS::CloudWatch::Alarm").values()
     watched = json.dumps([a["Properties"]["Dimensions"] for a in alarms])
     (api,) = of_type(raw, "AWS::ApiGateway::RestApi").values()
     assert json.dumps({"Name": "ApiName", "Value": api["Name"]}) in watched
     assert f'"{logical(raw, "AWS::KinesisAnalyticsV2::Application", "ClickstreamJob")}"' in watched
-    domain = one(raw, "AWS::OpenSearchService::Domain")["DomainName"]
-    assert json.dumps({"Name": "DomainName", "Value": domain}) in watched
-    deliveries = of_type(raw, "AWS::KinesisFirehose::DeliveryStream").values()
-    assert deliveries
-    for delivery in deliveries:
-        assert json.dumps({"Name": "DeliveryStreamName", "Value": delivery["DeliveryStreamName"]}) in watched
+
+
+def delivery_streams(raw: dict, destination: str) -> list[dict]:
+    """The delivery streams with a destination of that kind, as {"Name": ..., "Value": ...} dimensions."""
+    found = [{"Name": "DeliveryStreamName", "Value": d["DeliveryStreamName"]}
+             for d in of_type(raw, "AWS::KinesisFirehose::DeliveryStream").values() if destination in d]
+    assert found, destination
+    return found
+
+
+def test_every_lake_delivery_alarms_when_it_fails_to_write_or_convert(raw):
+    # Failed records land under errors/ (by failure type), which nobody reads unless told.
+    topic = ops_topic(raw["Resources"])
+    for delivery in delivery_streams(raw, "ExtendedS3DestinationConfiguration"):   # events, windows, dead letters
+        assert_failure_alarm(raw["Resources"], "AWS/Firehose", "DeliveryToS3.Success", delivery,
+                             fires="below", topic=topic)
+        assert_failure_alarm(raw["Resources"], "AWS/Firehose", "FailedConversion.Records", delivery,
+                             fires="above", topic=topic)
+
+
+def test_the_search_delivery_alarms_when_indexing_fails_and_when_its_failed_document_backup_fails(raw):
+    topic = ops_topic(raw["Resources"])
+    (delivery,) = delivery_streams(raw, "AmazonopensearchserviceDestinationConfiguration")
+    assert_failure_alarm(raw["Resources"], "AWS/Firehose", "DeliveryToAmazonOpenSearchService.Success", delivery,
+                         fires="below", topic=topic)
+    # the backup is where refused documents go (search-failed/): its failing loses them
+    assert_failure_alarm(raw["Resources"], "AWS/Firehose", "DeliveryToS3.Success", delivery,
+                         fires="below", topic=topic)
+
+
+def test_the_domain_alarms_when_it_blocks_writes_or_loses_a_primary_shard(raw):
+    domain = one(raw, "AWS::OpenSearchService::Domain")
+    # AWS/ES publishes a domain's metrics under its name and its account: an alarm missing either reads nothing.
+    (statement,) = domain["AccessPolicies"]["Statement"]
+    dimensions = ({"Name": "DomainName", "Value": domain["DomainName"]},
+                  {"Name": "ClientId", "Value": statement["Resource"].split(":")[4]})
+    topic = ops_topic(raw["Resources"])
+    for metric in ("ClusterIndexWritesBlocked", "ClusterStatus.red"):
+        assert_failure_alarm(raw["Resources"], "AWS/ES", metric, *dimensions, fires="above", topic=topic)
