@@ -45,9 +45,11 @@ class WarehouseSetup(Construct):
                  powertools_layer_version: str, loader_user: str = "refarch_loader",
                  handler: str = "redshift_setup.handler") -> None:
         super().__init__(scope, id)
-        if not DB_USER_NAME.fullmatch(loader_user) or loader_user == warehouse.admin_user:
+        # No '$' (DB_USER_NAME allows it): the setup substitutes the name into its SQL, whose values
+        # may hold only SQL-literal-safe characters, so such a name would fail at deploy, not here.
+        if not DB_USER_NAME.fullmatch(loader_user) or "$" in loader_user or loader_user == warehouse.admin_user:
             raise ValueError(f"WarehouseSetup loader_user={loader_user!r}: allowed a Redshift user name (lower-case "
-                             f"letters, digits, _ or $) other than the admin user {warehouse.admin_user!r}")
+                             f"letters, digits and _) other than the admin user {warehouse.admin_user!r}")
         if not list((Path(sql_folder) / "setup").glob("*.sql")):
             raise ValueError(f"WarehouseSetup sql_folder={sql_folder}: no setup/*.sql to run")
         self.loader_user = loader_user
@@ -55,6 +57,7 @@ class WarehouseSetup(Construct):
             self, "Function", source=source, handler=handler, extra_folders={"sql": sql_folder},
             key=key, log_retention_days=log_retention_days, removal_policy=removal_policy,
             powertools_layer_version=powertools_layer_version, timeout=Duration.minutes(15),
+            reserved_concurrency=1,   # the admin's DDL (this stack's and other stacks' setups) one at a time
             vpc=vpc, vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
             environment={"CLUSTER_ID": warehouse.cluster_identifier, "DATABASE": warehouse.database,
                          "DB_USER": warehouse.admin_user})
@@ -67,7 +70,6 @@ class WarehouseSetup(Construct):
         acknowledge_resource(self.role, "*", STATEMENT_CALLS_REASON)
         skip_check(self.function, DLQ, "The provider framework invokes it synchronously at deploy and reports a "
                    "failure as a failed deployment; a DLQ would hold nothing to act on")
-        skip_check(self.function, CONCURRENCY, "It runs once per deploy that creates or changes a setup")
 
         self.log_group = encrypted_log_group(self, "ProviderLogs", key=key, retention_days=log_retention_days,
                                              removal_policy=removal_policy)

@@ -71,6 +71,9 @@ class RedshiftWarehouseStack(Stack):
                 "LOAD_MANIFEST_PREFIX": manifests,
             })
         self.loader = loader.function
+        # Deployed StreamingLogAnalytics stacks of the previous release import the loader's ARN by this
+        # name (they now import the setup function's); CloudFormation refuses to drop an export in use.
+        self.export_value(self.loader.function_arn, name=f"{self.stack_name}-LoaderFunctionArn")
         add_outputs(self, {"LoaderFunctionName": self.loader.function_name,
                            "SetupFunctionName": self.setup.function.function_name,
                            "ClusterIdentifier": self.warehouse.cluster_identifier,

@@ -134,7 +134,7 @@ def test_the_setup_ddl_runs_apart_and_the_symbols_refresh_is_in_the_load_transac
     assert SETUP_NAMES == ["01_create_schema", "02_create_trades", "03_create_trades_staging", "04_create_symbols",
                            "05_create_external_schema", "06_create_loader_user", "07_grant_schema_usage",
                            "08_grant_symbols", "09_grant_trades", "10_grant_trades_staging", "11_grant_copy_role",
-                           "12_revoke_public_assumerole"]
+                           "12_revoke_public_assumerole", "13_revoke_public_schema_create"]
     assert LOAD_NAMES == ["20_delete_symbols", "21_insert_symbols", "22_clear_trades_staging", "23_copy_trades",
                           "24_delete_loaded_dates", "25_insert_trades"]
 
@@ -216,12 +216,10 @@ def test_a_skip_if_guard_is_read_from_the_comments_with_its_placeholders_filled_
     assert statement.sql.endswith('CREATE USER "refarch_loader" PASSWORD DISABLE')
 
 
-def test_the_repository_s_guards_are_the_user_and_the_public_revoke():
+def test_the_repository_s_one_guard_is_the_loader_user_s():
+    # Grants and revokes repeat harmlessly; CREATE USER has no IF NOT EXISTS.
     guards = {s.name: s.guard for s in loader_sql.load_statements(SQL_FOLDER, VARIABLES) if s.guard}
-    assert guards == {
-        "06_create_loader_user": "SELECT 1 FROM pg_user WHERE usename = 'refarch_loader'",
-        "12_revoke_public_assumerole":
-            "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM svv_iam_privileges WHERE identity_type = 'public')"}
+    assert guards == {"06_create_loader_user": "SELECT 1 FROM pg_user WHERE usename = 'refarch_loader'"}
 
 
 @pytest.mark.parametrize("guard, match", [

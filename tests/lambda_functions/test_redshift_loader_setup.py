@@ -30,9 +30,8 @@ WAREHOUSE = {"LOADER_USER": "refarch_loader", "COPY_ROLE_ARN": "arn:aws:iam::123
              "SPECTRUM_ROLE_ARN": "arn:aws:iam::123456789012:role/refarch-lake-reader", "LAKE_DATABASE": "refarch_lake"}
 STREAMING = {"STREAM_NAME": "refarch-dev-clean", "STREAMING_ROLE_ARN": "arn:aws:iam::123456789012:role/ingest"}
 SETUP_NAMES = sorted(path.stem for path in (SQL_FOLDER / "setup").glob("*.sql"))
-GUARDED = {"06_create_loader_user", "12_revoke_public_assumerole"}
+GUARDED = {"06_create_loader_user"}
 USER_GUARD = "SELECT 1 FROM pg_user WHERE usename = 'refarch_loader'"
-PUBLIC_GUARD = "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM svv_iam_privileges WHERE identity_type = 'public')"
 
 
 def expected_sql(name: str, folder: str = "setup", variables: dict[str, str] = WAREHOUSE) -> str:
@@ -92,20 +91,17 @@ def expect_statement(stubber: Stubber, name: str, **kwargs) -> None:
     stubs.expect_statement(stubber, ADMIN, name, expected_sql(name), **kwargs)
 
 
-def expect_setup(stubber: Stubber, *, user_exists: bool, public_revoked: bool,
-                 names: list[str] = SETUP_NAMES) -> None:
+def expect_setup(stubber: Stubber, *, user_exists: bool, names: list[str] = SETUP_NAMES) -> None:
     for name in names:
         if name in GUARDED:
-            skip = user_exists if name == "06_create_loader_user" else public_revoked
-            guard = USER_GUARD if name == "06_create_loader_user" else PUBLIC_GUARD
-            stubs.expect_guard(stubber, ADMIN, name, guard, rows=1 if skip else 0)
-            if skip:
+            stubs.expect_guard(stubber, ADMIN, name, USER_GUARD, rows=1 if user_exists else 0)
+            if user_exists:
                 continue
         expect_statement(stubber, name)
 
 
 def test_a_first_deploy_runs_every_setup_statement_as_the_admin_after_its_guard(data_api, fake_time, env):
-    expect_setup(data_api, user_exists=False, public_revoked=False)
+    expect_setup(data_api, user_exists=False)
 
     answer = invoke(event("Create"))
 
@@ -119,15 +115,15 @@ def test_a_first_deploy_runs_every_setup_statement_as_the_admin_after_its_guard(
     assert data_api.calls == calls      # one at a time, and never a batch
 
 
-def test_a_re_run_skips_the_guarded_statements_and_re_applies_the_rest(data_api, fake_time, env):
-    expect_setup(data_api, user_exists=True, public_revoked=True)
+def test_a_re_run_skips_creating_the_existing_user_and_re_applies_the_rest(data_api, fake_time, env):
+    expect_setup(data_api, user_exists=True)
     answer = invoke(event("Update", PhysicalResourceId="warehouse-setup:refarch_loader"))
     assert answer == {"PhysicalResourceId": "warehouse-setup:refarch_loader",
-                      "Data": {"Statements": len(SETUP_NAMES), "Skipped": 2}}
+                      "Data": {"Statements": len(SETUP_NAMES), "Skipped": 1}}
 
 
 def test_a_skipped_statement_is_reported_with_its_guard_s_id(data_api, fake_time, env, monkeypatch):
-    expect_setup(data_api, user_exists=True, public_revoked=False)
+    expect_setup(data_api, user_exists=True)
     result = setup.setup_warehouse(WAREHOUSE, ENV, client=setup.data_api_client(), sql_folder=setup.SQL_FOLDER,
                                    budget_seconds=900, clock=fake_time.clock, sleep=fake_time.sleep)
     by_name = {outcome.name: outcome for outcome in result.statements}
@@ -217,7 +213,7 @@ def test_a_setup_statement_still_running_at_the_deadline_is_cancelled_and_nothin
 
 
 def test_each_statement_is_logged_with_its_status(data_api, fake_time, env, caplog):
-    expect_setup(data_api, user_exists=True, public_revoked=False)
+    expect_setup(data_api, user_exists=True)
     with caplog.at_level("INFO", logger="redshift-setup"):
         invoke(event("Create"))
     logs = [json.loads(setup.logger.registered_formatter.format(record)) for record in caplog.records]

@@ -47,7 +47,8 @@ def test_every_loader_statement_ran_in_order_setup_then_load(small_run):
     assert [s.name for s in small_run.statements if s.phase == "setup"] == [
         "01_create_schema", "02_create_trades", "03_create_trades_staging", "04_create_symbols",
         "05_create_external_schema", "06_create_loader_user", "07_grant_schema_usage", "08_grant_symbols",
-        "09_grant_trades", "10_grant_trades_staging", "11_grant_copy_role", "12_revoke_public_assumerole"]
+        "09_grant_trades", "10_grant_trades_staging", "11_grant_copy_role", "12_revoke_public_assumerole",
+        "13_revoke_public_schema_create"]
     assert [s.name for s in small_run.statements if s.phase == "load"] == [
         "20_delete_symbols", "21_insert_symbols", "22_clear_trades_staging", "23_copy_trades",
         "24_delete_loaded_dates", "25_insert_trades"]
@@ -60,7 +61,8 @@ def test_every_loader_statement_ran_in_order_setup_then_load(small_run):
 def test_the_loader_user_and_its_grants_are_reported_as_redshift_only_with_the_reason(small_run):
     only = {s.name: s.reason for s in small_run.statements if s.how == REDSHIFT_ONLY}
     assert list(only) == ["06_create_loader_user", "07_grant_schema_usage", "08_grant_symbols", "09_grant_trades",
-                          "10_grant_trades_staging", "11_grant_copy_role", "12_revoke_public_assumerole"]
+                          "10_grant_trades_staging", "11_grant_copy_role", "12_revoke_public_assumerole",
+        "13_revoke_public_schema_create"]
     assert only["06_create_loader_user"].startswith("DuckDB has no database users")
     assert all(reason.startswith("DuckDB has no privileges") for name, reason in only.items()
                if name != "06_create_loader_user")
@@ -162,7 +164,7 @@ def test_the_summary_prints_one_line_per_count(small_run):
     assert any(line.startswith("analytics.trades") and "120 rows after the load, 120 after a re-run" in line
                for line in lines)
     assert any("13/13 passed" in line for line in lines)
-    assert any(line.startswith("loader statements") and "18: setup one by one (01_create_schema," in line
+    assert any(line.startswith("loader statements") and "19: setup one by one (01_create_schema," in line
                and "then load as one transaction (20_delete_symbols," in line for line in lines)
     assert small_run.query("02_load_reconciliation").preview(2)[0].split() == [
         "trade_date", "lake_rows", "warehouse_rows", "lake_volume", "warehouse_volume", "status"]

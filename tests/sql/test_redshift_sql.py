@@ -136,16 +136,17 @@ def test_each_analytic_query_joins_the_warehouse_with_the_lake(path):
 def test_each_setup_statement_is_re_runnable(path):
     # Setup statements commit one by one and run again on every stack update: re-running must be
     # harmless. CREATE ... IF NOT EXISTS and GRANT (granting a held privilege changes nothing) are;
-    # CREATE USER and the REVOKE are not, so they carry a skip-if guard the runner sends first.
+    # REVOKE of a privilege not held changes nothing; CREATE USER has no IF NOT EXISTS, so it carries
+    # a skip-if guard the runner sends first.
     guard = loader_sql.guard(text(path), source=path.name)
     if path == EXTERNAL_SCHEMA_FILE:           # an opaque command for sqlglot: checked on its text
         assert re.search(r"CREATE EXTERNAL SCHEMA IF NOT EXISTS", text(path)) and guard is None
         return
     [statement] = parse(path)
     words = [token.text.upper() for token in sqlglot.tokenize(text(path), read="redshift")[:2]]
-    if isinstance(statement, exp.Grant) or words[:2] == ["GRANT", "ASSUMEROLE"]:
+    if isinstance(statement, (exp.Grant, exp.Revoke)) or words[0] in ("GRANT", "REVOKE"):
         assert guard is None
-    elif words[:2] in (["CREATE", "USER"], ["REVOKE", "ASSUMEROLE"]):
+    elif words[:2] == ["CREATE", "USER"]:
         assert guard, f"{path.name}: not idempotent in Redshift, needs a skip-if guard"
     else:
         assert isinstance(statement, exp.Create) and statement.args.get("exists"), f"{path.name}: not CREATE IF NOT EXISTS"
@@ -159,13 +160,20 @@ def test_the_loader_user_is_created_only_when_pg_user_does_not_list_it():
     assert statement.sql("redshift", comments=False) == 'CREATE USER "${LOADER_USER}" PASSWORD DISABLE'   # IAM credentials only
 
 
-def test_public_loses_the_cluster_roles_once_after_the_loader_is_granted_its_own():
+def test_public_loses_the_cluster_roles_on_every_setup_after_the_loader_is_granted_its_own():
     path = WAREHOUSE_SQL / "setup" / "12_revoke_public_assumerole.sql"
-    assert [p.stem for p in SETUP_FILES][-2:] == ["11_grant_copy_role", "12_revoke_public_assumerole"]
-    assert loader_sql.guard(text(path)) == (
-        "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM svv_iam_privileges WHERE identity_type = 'public')")
+    names = [p.stem for p in SETUP_FILES]
+    assert names.index("12_revoke_public_assumerole") == names.index("11_grant_copy_role") + 1
+    assert loader_sql.guard(text(path)) is None     # a guard on the system views would skip it for good
     [statement] = parse(path)
     assert statement.sql("redshift", comments=False) == "REVOKE ASSUMEROLE ON ALL FROM PUBLIC FOR ALL"
+
+
+def test_public_may_not_create_tables_in_schema_public_so_the_loader_runs_no_ddl():
+    path = WAREHOUSE_SQL / "setup" / "13_revoke_public_schema_create.sql"
+    assert loader_sql.guard(text(path)) is None
+    [statement] = parse(path)
+    assert statement.sql("redshift", comments=False) == "REVOKE CREATE ON SCHEMA public FROM PUBLIC"
 
 
 @pytest.mark.parametrize("path", LOAD_FILES, ids=ids)
@@ -388,7 +396,8 @@ def test_every_ddl_and_query_transpiles_to_duckdb():
 def test_exactly_the_user_and_grant_statements_are_redshift_only():
     assert [path.stem for path in ALL_FILES if redshift_only_reason(text(path))] == [
         "06_create_loader_user", "07_grant_schema_usage", "08_grant_symbols", "09_grant_trades",
-        "10_grant_trades_staging", "11_grant_copy_role", "12_revoke_public_assumerole"]
+        "10_grant_trades_staging", "11_grant_copy_role", "12_revoke_public_assumerole",
+        "13_revoke_public_schema_create"]
 
 
 def test_the_local_statements_are_the_lambdas_with_the_local_values(curated):

@@ -323,3 +323,42 @@ def test_the_loader_user_must_be_a_user_name_other_than_the_admin():
         warehouse.data_api_statements(db_user="Admin", submit=["ExecuteStatement"])
     with pytest.raises(ValueError, match=r"data_api_statements submit=\['GetStatementResult'\]: allowed"):
         warehouse.data_api_statements(db_user="loader", submit=["GetStatementResult"])
+
+
+def test_the_loader_arn_stays_exported_for_stacks_deployed_before_the_setup_function(template):
+    # A deployed StreamingLogAnalytics of the previous release imports it; removing it would fail the update.
+    outputs = template.to_json()["Outputs"]
+    (loader_export,) = [o for o in outputs.values()
+                        if o.get("Export", {}).get("Name") == "refarch-dev-RedshiftWarehouse-LoaderFunctionArn"]
+    (loader_id,) = [k for k in template.find_resources("AWS::Lambda::Function") if k.startswith("LoaderFunction")]
+    assert loader_export["Value"] == {"Fn::GetAtt": [loader_id, "Arn"]}
+
+
+def test_the_setup_function_runs_one_setup_at_a_time(template):
+    (setup_id,) = [k for k in template.find_resources("AWS::Lambda::Function") if k.startswith("SetupFunction")]
+    assert template.to_json()["Resources"][setup_id]["Properties"]["ReservedConcurrentExecutions"] == 1
+
+
+@pytest.mark.parametrize("name", ["refarch_admin", "etl$1", "Loader", "1loader", ""])
+def test_a_loader_user_the_setup_could_not_use_fails_at_synth_naming_the_argument(name, tmp_path):
+    from aws_cdk import App, RemovalPolicy, Stack
+    from aws_cdk import aws_ec2 as ec2
+    from aws_cdk import aws_iam as iam
+    from aws_cdk import aws_kms as kms
+
+    from refarch.constructs.warehouse import Warehouse
+    from refarch.constructs.warehouse_setup import WarehouseSetup
+
+    stack = Stack(App(outdir=str(tmp_path)), "Warehouse")
+    vpc = ec2.Vpc(stack, "Vpc", subnet_configuration=[ec2.SubnetConfiguration(
+        name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)])
+    key = kms.Key(stack, "Key")
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("redshift.amazonaws.com"))
+    warehouse = Warehouse(stack, "Warehouse", vpc=vpc, key=key, node_type="ra3.large", nodes=1, database="dev",
+                          roles=[role], client_cidrs=["10.0.0.0/16"], port=5439, snapshot_retention_days=7,
+                          log_retention_days=30, removal_policy=RemovalPolicy.DESTROY)
+    with pytest.raises(ValueError, match=r"^WarehouseSetup loader_user="):
+        WarehouseSetup(stack, "Setup", warehouse=warehouse, source=tmp_path, sql_folder=SQL_ROOT / "redshift",
+                       copy_role=role, spectrum_role=role, lake_database="lake", key=key, vpc=vpc,
+                       log_retention_days=30, removal_policy=RemovalPolicy.DESTROY, powertools_layer_version="3.37.0",
+                       loader_user=name)
