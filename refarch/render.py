@@ -34,7 +34,7 @@ def print_gate_table(reports, console: Console) -> None:
     console.print(table)
     for r in reports:
         for finding in (*r.nag, *r.lint, *r.checkov, *r.reach, *r.iam):
-            console.print(f"  {r.stack}: {finding}")
+            console.print(f"  {r.stack}: {safe_text(str(finding))}")
 
 
 def print_posture(report, console: Console) -> None:
@@ -65,7 +65,7 @@ def print_posture(report, console: Console) -> None:
     for trail, flags in report.trails.items():
         console.print(f"trail {trail}: " + ", ".join(f"{n} {_yes(on)}" for n, on in flags.items()))
     for problem in report.problems:
-        console.print(f"[red]problem:[/] {problem}")
+        console.print(f"[red]problem:[/] {safe_text(str(problem))}")
 
 
 def print_posture_summary(reports, console: Console) -> None:

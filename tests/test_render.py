@@ -45,3 +45,12 @@ def test_a_smoke_report_shows_record_text_inert():
     print_smoke_report(report, console)
     text = console.export_text()
     assert "[red]table[/]" in text and "2 items\\x1b[2J" in text
+
+
+def test_a_finding_that_looks_like_markup_is_printed_as_written():
+    # A resource path in a finding ([/aws/lambda/x]) once raised rich's MarkupError and aborted synth.
+    failing = SimpleNamespace(stack="Lake", resources=1, nag=["W1 [/aws/lambda/x] and [bold]not bold[/]\x1b[2J"],
+                              acknowledged=[], lint=[], checkov=[], checkov_skips=[], reach=[], iam=[], passed=False)
+    console = recording()
+    print_gate_table([failing], console)
+    assert "  Lake: W1 [/aws/lambda/x] and [bold]not bold[/]\\x1b[2J" in console.export_text().splitlines()

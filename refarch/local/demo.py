@@ -10,7 +10,7 @@ from rich.console import Console
 
 from refarch.local.baseline import posture_report
 from refarch.patterns import BASELINE
-from refarch.render import print_gate_table, print_posture, print_posture_summary, print_run_report
+from refarch.render import print_gate_table, print_posture, print_posture_summary, print_run_report, safe_text
 
 
 def run_demo(context: Mapping[str, Any], *, outdir: str, console: Console) -> bool:
@@ -39,7 +39,7 @@ def run_demo(context: Mapping[str, Any], *, outdir: str, console: Console) -> bo
         try:
             report = run(result.settings)
         except AssertionError as error:  # a report whose counts do not add up
-            console.print(f"[red]{error}[/]")
+            console.print(f"[red]{safe_text(str(error))}[/]")
             ok = False
             continue
         print_run_report(report, console, seconds=time.perf_counter() - started)
