@@ -306,6 +306,24 @@ def check_placements_table(new: Template, _) -> None:
     assert table["SSESpecification"]["SSEType"] == "KMS"
 
 
+def check_provider_framework(new: Template, copied: dict[str, Any]) -> None:
+    (framework,) = [r for r in of_type(new, "AWS::Lambda::Function").values()
+                    if r["Properties"]["Handler"] == "framework.onEvent"]
+    assert {skip["id"] for skip in framework["Metadata"]["checkov"]["skip"]} == {
+        "CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173", "CKV_AWS_115"}
+    (handler,) = [k for k, r in subject(copied, "provider_framework")["Resources"].items()
+                  if r["Type"] == "AWS::Lambda::Function" and k.startswith("Function")]   # the one it was given
+    entries = copied["modules"]["provider_framework"]["subject_constructs"]["Provider/framework-onEvent"]
+    acknowledged = {rule: reason for kind, data in entries if kind == "aws:cdk:acknowledged-rules"
+                    for rule, reason in data.items()}
+    assert all(reason.startswith("aws-cdk-lib's provider framework") for reason in acknowledged.values())
+    assert sorted(acknowledged) == sorted([
+        "Annotation::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+        "AWSLambdaBasicExecutionRole]",
+        f"Annotation::AwsSolutions-IAM5[Resource::<{handler}.Arn>:*]",
+        "Annotation::AwsSolutions-L1"])
+
+
 def check_provider_logs(_, copied: dict[str, Any]) -> None:
     resources = subject(copied, "provider_logs")["Resources"]
     (handler,) = [r["Properties"] for k, r in resources.items() if k.startswith("CustomS3AutoDeleteObjects")

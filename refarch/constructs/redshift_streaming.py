@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import CustomResource, RemovalPolicy, Stack
+from aws_cdk import CustomResource, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
@@ -22,9 +22,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from refarch.constructs.checkov import CONCURRENCY, DLQ, IN_VPC, skip_check
 from refarch.constructs.logs import encrypted_log_group
-from refarch.constructs.nag import acknowledge, rendered
+from refarch.constructs.nag import acknowledge
+from refarch.constructs.provider_framework import acknowledge_provider_framework
 
 READ_STREAM = ("kinesis:DescribeStreamSummary", "kinesis:DescribeStream", "kinesis:GetShardIterator",
                "kinesis:GetRecords", "kinesis:ListShards")
@@ -54,25 +54,5 @@ class RedshiftStreamingIngestion(Construct):
                                     properties={"Streaming": dict(variables)})
         # The view's first refresh reads the stream: the role must be allowed first.
         self.setup.node.add_dependency(self.policy)
-        self._acknowledge_provider(setup_function_arn)
-
-    def _acknowledge_provider(self, setup_arn: str) -> None:
-        framework = self.provider.node.find_child("framework-onEvent")
-        acknowledge(framework, "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                    "AWSLambdaBasicExecutionRole]", "aws-cdk-lib's provider framework writes its own logs "
-                    "with the managed basic execution policy, during deploys only")
-        resolved = Stack.of(self).resolve(setup_arn)   # cdk-nag names an imported ARN by its export
-        named = resolved["Fn::ImportValue"] if isinstance(resolved, dict) and "Fn::ImportValue" in resolved \
-            else rendered(self, setup_arn)
-        acknowledge(framework, f"IAM5[Resource::{named}:*]",
-                    "aws-cdk-lib's provider framework may invoke any version of the warehouse's one setup function")
-        acknowledge(framework, "L1", "aws-cdk-lib's provider framework picks its own Node.js runtime; it "
-                    "runs only during deploys and moves with aws-cdk-lib upgrades")
-        skip_check(framework, DLQ, "aws-cdk-lib's provider framework is invoked by CloudFormation, which "
-                   "reports a failure as a failed deployment")
-        skip_check(framework, IN_VPC, "aws-cdk-lib's provider framework only answers CloudFormation and invokes "
-                   "the setup function; the setup function is the one in the VPC")
-        skip_check(framework, "CKV_AWS_173", "aws-cdk-lib's provider framework's environment holds only the name "
-                   "of the function it invokes, nothing secret to encrypt")
-        skip_check(framework, CONCURRENCY, "aws-cdk-lib's provider framework runs once per custom-resource event")
-
+        acknowledge_provider_framework(self.provider, handler_arn=setup_function_arn,
+                                       handler="the warehouse's one setup function")

@@ -22,9 +22,10 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from refarch.constructs.checkov import CONCURRENCY, DLQ, IN_VPC, skip_check
+from refarch.constructs.checkov import CONCURRENCY, DLQ, skip_check
 from refarch.constructs.logs import encrypted_log_group
-from refarch.constructs.nag import acknowledge, acknowledge_resource
+from refarch.constructs.nag import acknowledge_resource
+from refarch.constructs.provider_framework import acknowledge_provider_framework
 from refarch.constructs.python_function import PythonFunction
 
 # What Firehose needs on the index (AWS's documented permissions for fine-grained access control).
@@ -89,7 +90,8 @@ class SearchIndexSetup(Construct):
         self.log_group = encrypted_log_group(self, "ProviderLogs", key=key, retention_days=log_retention_days,
                                              removal_policy=removal_policy)
         self.provider = cr.Provider(self, "Provider", on_event_handler=function, log_group=self.log_group)
-        self._acknowledge_provider()
+        acknowledge_provider_framework(self.provider, handler_arn=self.function.function.function_arn,
+                                       handler="the one setup function")
 
     def apply(self, *, endpoint: str, alias: str, mapping: Mapping[str, Any], shards: int, replicas: int,
               retention_days: int, writer_backend_role: str) -> CustomResource:
@@ -103,22 +105,3 @@ class SearchIndexSetup(Construct):
             "WriterRole": f"{alias}_writer", "WriterRoleBody": json.dumps(writer_role(alias), sort_keys=True),
             "WriterBackendRole": writer_backend_role})
         return self.resource
-
-    def _acknowledge_provider(self) -> None:
-        framework = self.provider.node.find_child("framework-onEvent")
-        acknowledge(framework, "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                    "AWSLambdaBasicExecutionRole]", "aws-cdk-lib's provider framework writes its own logs "
-                    "with the managed basic execution policy, during deploys only")
-        acknowledge(framework, "IAM5[Resource::<" + Stack.of(self).get_logical_id(
-            self.function.function.node.default_child) + ".Arn>:*]",
-                    "aws-cdk-lib's provider framework may invoke any version of the one setup function")
-        acknowledge(framework, "L1", "aws-cdk-lib's provider framework picks its own Node.js runtime; it "
-                    "runs only during deploys and moves with aws-cdk-lib upgrades")
-        function = framework.node.default_child
-        skip_check(function, DLQ, "aws-cdk-lib's provider framework is invoked by CloudFormation, which "
-                   "reports a failure as a failed deployment")
-        skip_check(function, IN_VPC, "aws-cdk-lib's provider framework only answers CloudFormation and "
-                   "invokes the setup function; the setup function is the one in the VPC")
-        skip_check(function, "CKV_AWS_173", "aws-cdk-lib's provider framework's environment holds only the name "
-                   "of the function it invokes, nothing secret to encrypt")
-        skip_check(function, CONCURRENCY, "aws-cdk-lib's provider framework runs once per custom-resource event")

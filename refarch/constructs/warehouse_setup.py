@@ -14,16 +14,17 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import CustomResource, Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from refarch.constructs.checkov import CONCURRENCY, DLQ, IN_VPC, skip_check
+from refarch.constructs.checkov import DLQ, skip_check
 from refarch.constructs.logs import encrypted_log_group
-from refarch.constructs.nag import acknowledge, acknowledge_resource
+from refarch.constructs.nag import acknowledge_resource
+from refarch.constructs.provider_framework import acknowledge_provider_framework
 from refarch.constructs.python_function import PythonFunction
 from refarch.constructs.warehouse import DB_USER_NAME, STATEMENT_CALLS_REASON, Warehouse
 
@@ -80,24 +81,5 @@ class WarehouseSetup(Construct):
                           "SPECTRUM_ROLE_ARN": spectrum_role.role_arn, "LAKE_DATABASE": lake_database},
             "SqlHash": setup_sql_hash(sql_folder)})
         self.resource.node.add_dependency(warehouse.cluster)   # the cluster must accept SQL first
-        self._acknowledge_provider()
-
-    def _acknowledge_provider(self) -> None:
-        framework = self.provider.node.find_child("framework-onEvent")
-        acknowledge(framework, "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                    "AWSLambdaBasicExecutionRole]", "aws-cdk-lib's provider framework writes its own logs "
-                    "with the managed basic execution policy, during deploys only")
-        acknowledge(framework, "IAM5[Resource::<" + Stack.of(self).get_logical_id(
-            self.function.node.default_child) + ".Arn>:*]",
-                    "aws-cdk-lib's provider framework may invoke any version of the one setup function")
-        acknowledge(framework, "L1", "aws-cdk-lib's provider framework picks its own Node.js runtime; it "
-                    "runs only during deploys and moves with aws-cdk-lib upgrades")
-        function = framework.node.default_child
-        skip_check(function, DLQ, "aws-cdk-lib's provider framework is invoked by CloudFormation, which "
-                   "reports a failure as a failed deployment")
-        skip_check(function, IN_VPC, "aws-cdk-lib's provider framework only answers CloudFormation and "
-                   "invokes the setup function; the setup function is the one in the VPC")
-        skip_check(function, "CKV_AWS_173", "aws-cdk-lib's provider framework's environment holds only the name "
-                   "of the function it invokes, nothing secret to encrypt")
-        skip_check(function, CONCURRENCY, "aws-cdk-lib's provider framework runs once per custom-resource event")
-
+        acknowledge_provider_framework(self.provider, handler_arn=self.function.function_arn,
+                                       handler="the one setup function")
