@@ -4,9 +4,12 @@ database user included, so a call as the wrong user, or with other SQL, fails th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from types import ModuleType
 
+import boto3
 from botocore.stub import Stubber
 
 WHEN = datetime(2024, 5, 4, 4, 0, tzinfo=timezone.utc)
@@ -120,3 +123,26 @@ def sub(index: int, status: str = "FINISHED", *, rows: int = 0, error: str | Non
 
 def finished(names: list[str], rows: dict[str, int] | None = None) -> list[dict]:
     return [sub(i, rows=(rows or {}).get(name, -1)) for i, name in enumerate(names, start=1)]
+
+
+def stubbed_data_api(monkeypatch, function: ModuleType) -> Iterator[Stubber]:
+    """A Data API client with a Stubber, handed to `function` (its `data_api_client`); the stubber's
+    `calls` lists the operations made, in order. For a fixture: every expected call must be made."""
+    client = boto3.client("redshift-data", region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    calls: list[str] = []
+    client.meta.events.register("before-parameter-build.redshift-data.*",
+                                lambda model, **_: calls.append(model.name))
+    with Stubber(client) as stubber:
+        stubber.calls = calls
+        monkeypatch.setattr(function, "data_api_client", lambda: client)
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+def fake_time_for(monkeypatch, function: ModuleType) -> FakeTime:
+    """`function`'s clock and sleep replaced by one FakeTime."""
+    fake = FakeTime()
+    monkeypatch.setattr(function, "clock", fake.clock)
+    monkeypatch.setattr(function, "sleep", fake.sleep)
+    return fake

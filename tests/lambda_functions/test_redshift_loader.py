@@ -66,24 +66,12 @@ def expected_sql(name: str) -> str:
 
 @pytest.fixture
 def data_api(monkeypatch):
-    client = boto3.client("redshift-data", region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
-    calls: list[str] = []       # the operations called, in order (read by the call-sequence test)
-    client.meta.events.register("before-parameter-build.redshift-data.*",
-                                lambda model, **_: calls.append(model.name))
-    with Stubber(client) as stubber:
-        stubber.calls = calls
-        monkeypatch.setattr(loader, "data_api_client", lambda: client)
-        yield stubber
-        stubber.assert_no_pending_responses()   # every expected call was made
+    yield from stubs.stubbed_data_api(monkeypatch, loader)
 
 
 @pytest.fixture
 def fake_time(monkeypatch) -> FakeTime:
-    fake = FakeTime()
-    monkeypatch.setattr(loader, "clock", fake.clock)
-    monkeypatch.setattr(loader, "sleep", fake.sleep)
-    return fake
+    return stubs.fake_time_for(monkeypatch, loader)
 
 
 @pytest.fixture

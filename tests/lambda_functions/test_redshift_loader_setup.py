@@ -10,7 +10,6 @@ import json
 import shutil
 from pathlib import Path
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 
@@ -45,24 +44,12 @@ def expected_sql(name: str, folder: str = "setup", variables: dict[str, str] = W
 
 @pytest.fixture
 def data_api(monkeypatch):
-    client = boto3.client("redshift-data", region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
-    calls: list[str] = []
-    client.meta.events.register("before-parameter-build.redshift-data.*",
-                                lambda model, **_: calls.append(model.name))
-    with Stubber(client) as stubber:
-        stubber.calls = calls
-        monkeypatch.setattr(setup, "data_api_client", lambda: client)
-        yield stubber
-        stubber.assert_no_pending_responses()
+    yield from stubs.stubbed_data_api(monkeypatch, setup)
 
 
 @pytest.fixture
 def fake_time(monkeypatch) -> FakeTime:
-    fake = FakeTime()
-    monkeypatch.setattr(setup, "clock", fake.clock)
-    monkeypatch.setattr(setup, "sleep", fake.sleep)
-    return fake
+    return stubs.fake_time_for(monkeypatch, setup)
 
 
 @pytest.fixture
