@@ -291,3 +291,9 @@ def test_a_bad_setting_fails_with_one_line_naming_it(setting, value, allowed):
     with pytest.raises(SettingError) as raised:
         settings_from_context({setting: value})
     assert str(raised.value).startswith(f"invalid setting {setting}={value!r}: allowed {allowed}")
+
+
+def test_prod_retains_the_placements_table_with_deletion_protection(prod_synthesis):
+    (table,) = [r for r in prod_synthesis.template("AdTech")["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
+    assert table["DeletionPolicy"] == "Retain" and table["UpdateReplacePolicy"] == "Retain"
+    assert table["Properties"]["DeletionProtectionEnabled"] is True
